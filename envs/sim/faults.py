@@ -1,0 +1,264 @@
+"""Fault state and the fault plan of an episode.
+
+All onsets, root causes, root assets, magnitudes and natural durations of an episode are drawn up
+front from the ``faults`` stream (a Poisson process per ``FaultSpec``, after the warm-up), so the
+plan does not depend on what agents do. Root causes are chosen with their hour-of-day weights
+(``envs.sim.causal``); expired credentials recur on a few fragile assets, which is the evidence a
+knowledge base can learn. The dynamics live in the world; this module holds the state.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from envs.sim.assets import Asset
+from envs.sim.causal import CAUSES, INDUCED, Cause
+from envs.sim.records import FaultRecord
+from envs.sim.rng import Streams
+from scenarios.spec import ScenarioSpec
+from scenarios.vocab import TAXONOMY
+
+NAN = math.nan
+_CRIT_RANK = {"high": 2, "medium": 1, "low": 0}
+
+
+class Fault:
+    """Mutable state of one fault during an episode (the ledger reads it into ``FaultRecord``).
+
+    Attributes:
+        fid: fault id.
+        cause: root cause name; ``model`` its dynamics.
+        root: root asset (or None for warehouse-wide causes, then ``root_idx`` is the asset first
+            hit).
+        onset: onset time; ``natural_end`` when the cause stops by itself (inf if never).
+        active: the cause is currently acting.
+        params: cause-specific parameters (factor, null column, slots held ...).
+        damage: (asset, window) pairs whose partitions are wrong, failed or blocked because of it.
+        affected: asset → first time it was touched.
+        hits: partitions written while active (for one-shot causes).
+    """
+
+    def __init__(
+        self,
+        fid: int,
+        cause: str,
+        root: Asset,
+        onset: float,
+        severity: str,
+        magnitude: float,
+        natural_end: float,
+        params: dict[str, Any],
+        caused_by_action: int = -1,
+    ) -> None:
+        self.fid = fid
+        self.cause = cause
+        self.model: Cause = CAUSES.get(cause, INDUCED)  # type: ignore[call-overload]
+        self.root = root
+        self.onset = onset
+        self.severity = severity
+        self.magnitude = magnitude
+        self.natural_end = natural_end
+        self.params = params
+        self.caused_by_action = caused_by_action
+        self.active = False
+        self.started = False
+        self.hits = 0
+        self.damage: set[tuple[int, int]] = set()
+        self.affected: dict[int, float] = {}
+        self.first_visible_at = NAN
+        self.delivery_exposed_at = NAN
+        self.cause_ended_at = NAN
+        self.resolved_at = NAN
+        self.resolved_by = ""
+        self.resolving_action = -1
+        self.proc: Any = None
+
+    @property
+    def resolved(self) -> bool:
+        """True once the fix was verified."""
+        return self.resolved_at == self.resolved_at  # not NaN
+
+    def record(self) -> FaultRecord:
+        """Snapshot as an immutable ledger row."""
+        m = self.model
+        return FaultRecord(
+            fault_id=self.fid,
+            issue_type=m.issue_type,
+            subtype=m.subtype,
+            root_cause=self.cause,
+            root_asset=self.root.idx,
+            onset=self.onset,
+            severity=self.severity,
+            magnitude=self.magnitude,
+            acceptable_fixes=tuple(sorted(m.success)),
+            best_fix=m.best,
+            affected_assets=tuple(sorted(self.affected, key=self.affected.__getitem__)),
+            first_visible_at=self.first_visible_at,
+            delivery_exposed_at=self.delivery_exposed_at,
+            cause_ended_at=self.cause_ended_at,
+            resolved_at=self.resolved_at,
+            resolved_by=self.resolved_by,
+            resolving_action=self.resolving_action,
+            caused_by_action=self.caused_by_action,
+        )
+
+
+def plan_faults(
+    spec: ScenarioSpec, assets: list[Asset], streams: Streams, horizon_min: float, slots: int
+) -> list[Fault]:
+    """Draw the episode's faults (onset order) from the scenario's fault processes.
+
+    Args:
+        spec: the scenario.
+        assets: compiled assets in topological order.
+        streams: the episode's random streams (uses ``faults``).
+        horizon_min: the episode horizon.
+        slots: initial warehouse size (sizes contention faults).
+
+    Returns:
+        The planned faults, not yet active.
+    """
+    rng = streams["faults"]
+    start = spec.warmup_days * 1440.0
+    span = max(0.0, horizon_min - start)
+    by_name = {a.name: a for a in assets}
+    fragile: dict[str, list[Asset]] = {}
+    drafts: list[tuple[float, str, Asset, float, dict[str, Any], float]] = []
+    for fs in spec.faults:
+        n = int(rng.poisson(fs.rate_per_day * span / 1440.0))
+        onsets = np.sort(start + rng.random(n) * span).tolist()
+        causes = TAXONOMY[fs.subtype][1]
+        weights = [1.0 if fs.root_causes is None else fs.root_causes.get(c, 0.0) for c in causes]
+        for t in onsets:
+            hour = int(t // 60) % 24
+            w = np.asarray([wi * CAUSES[c].hour_weight[hour] for wi, c in zip(weights, causes)])
+            if w.sum() <= 0:
+                continue
+            cause = causes[int(rng.choice(len(causes), p=w / w.sum()))]
+            model = CAUSES[cause]
+            pool = [by_name[n] for n in fs.assets] if fs.assets else assets
+            cands = [a for a in pool if _eligible(a, cause)]
+            if not cands:
+                continue
+            if cause == "expired_credentials":
+                fr = fragile.setdefault(cause, [cands[int(i)] for i in rng.permutation(len(cands))])
+                root = fr[0] if rng.random() < 0.6 else cands[int(rng.integers(len(cands)))]
+            else:
+                root = cands[int(rng.integers(len(cands)))]
+            dur = (
+                model.duration_median_min * fs.magnitude * float(np.exp(0.6 * rng.standard_normal()))
+                if model.duration_median_min > 0
+                else math.inf
+            )
+            params, mag = _params(cause, root, rng, fs.magnitude, slots)
+            drafts.append((t, cause, root, mag, params, t + dur))
+    drafts.sort(key=lambda d: (d[0], d[2].idx, d[1]))
+    return [
+        Fault(i, cause, root, t, _severity(cause, root, mag, assets), mag, end, params)
+        for i, (t, cause, root, mag, params, end) in enumerate(drafts)
+    ]
+
+
+def _eligible(a: Asset, cause: str) -> bool:
+    model = CAUSES[cause]  # type: ignore[index]
+    if a.layer not in model.layers:
+        return False
+    if cause == "bad_join":
+        return len(a.ups) >= 2
+    if model.effect == "schema":
+        return a.uses_slot and any(c.kind == "schema" for c in a.spec.checks)
+    if model.effect in ("slow", "storm"):
+        return a.uses_slot
+    if model.effect == "sensor_fail":
+        return any(d.layer == "Ingestion" for d in a.downs)
+    return True
+
+
+def _params(
+    cause: str, root: Asset, rng: np.random.Generator, mag: float, slots: int
+) -> tuple[dict[str, Any], float]:
+    u = float(rng.random())
+    col = int(rng.integers(root.n_keys))
+    p: dict[str, Any] = {"col": col}
+    if cause == "replayed_load":
+        m = 0.45 + 0.05 * u
+        p.update(dup_add=m, vol_factor=1.0 / (1.0 - m))
+    elif cause == "bad_join":
+        m = min(0.9, (0.03 + 0.22 * u) * mag)
+        p.update(dup_add=m, vol_factor=1.0 + m)
+    elif cause == "source_nulls":
+        m = min(1.0, (0.1 + 0.3 * u) * mag)
+        p.update(null_add=m)
+    elif cause == "upstream_rename":
+        m = 0.3 + 0.7 * u
+        p.update(null_add=m, schema_delta=1)
+    elif cause == "partial_extract":
+        m = 0.2 + 0.4 * u
+        p.update(vol_factor=m, partitions=1 + int(rng.integers(3)))
+    elif cause == "upstream_filter_change":
+        m = 0.3 + 0.4 * u
+        p.update(vol_factor=m)
+    elif cause == "unit_change":
+        m = 100.0 if rng.random() < 0.5 else 0.01
+        p.update(mean_factor=m)
+    elif cause == "stale_reference":
+        m = 1.0 + (0.15 + 0.25 * u) * (1.0 if rng.random() < 0.5 else -1.0)
+        p.update(mean_factor=m)
+    elif cause in ("column_renamed", "type_changed"):
+        m = 1.0
+        p.update(schema_delta=2)  # breaking: the schema check fails
+    elif cause == "plan_regression":
+        m = (4.0 + 6.0 * u) * mag
+        p.update(slow=m)
+    elif cause == "data_skew":
+        m = (2.0 + 3.0 * u) * mag
+        p.update(slow=m, vol_factor=1.5 + 1.5 * float(rng.random()))
+    elif cause == "noisy_neighbor":
+        m = 0.4 + 0.35 * u
+        p.update(hold=max(1, math.ceil(slots * m)))
+    elif cause == "undersized_warehouse":
+        m = (1.8 + 0.7 * u) * mag
+        p.update(demand=m)
+    else:
+        m = mag
+    return p, m
+
+
+def _severity(cause: str, root: Asset, mag: float, assets: list[Asset]) -> str:
+    """Blueprint severity: critical drives wrong decisions, major blocks analysis, minor cosmetic.
+
+    Wrong data that can reach a high- or medium-criticality Delivery asset past no blocking check
+    of the relevant kind is critical; data that stops (late, failed, blocked) before such an asset
+    is major; anything reaching no Delivery asset, or small, is minor.
+    """
+    model = CAUSES[cause]  # type: ignore[index]
+    deliveries = [assets[i] for i in root.descendants if assets[i].layer == "Delivery"]
+    if root.layer == "Delivery":
+        deliveries.append(root)
+    crit = max((_CRIT_RANK[d.spec.criticality] for d in deliveries), default=-1)
+    if crit < 0:
+        return "minor"
+    if model.effect == "corrupt":
+        kinds = {
+            "duplicates": "unique",
+            "nulls": "not_null",
+            "volume_drop": "volume",
+            "distribution_shift": "accepted_range",
+        }
+        kind = kinds[model.subtype]
+        on_path = [root] + [assets[i] for i in root.descendants]
+        blocked = any(kind in a.blocking_kinds for a in on_path if a.layer != "Delivery")
+        small = (model.subtype == "duplicates" and mag < 0.05) or (
+            model.subtype == "nulls" and mag < 0.15
+        )
+        if blocked:
+            return "major"
+        if small or crit == 0:
+            return "minor"
+        return "critical"
+    if model.effect in ("slow", "external", "demand", "storm"):
+        return "major" if (mag >= 5.0 or crit == 2) and model.effect != "storm" else "minor"
+    return "major" if crit >= 1 else "minor"

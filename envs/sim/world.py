@@ -1,0 +1,730 @@
+"""The simulated world: scheduled runs of a pipeline on a shared warehouse, with faults and noise.
+
+``World(scenario, seed)`` builds one episode. Each asset has one SimPy process that walks its
+schedule: at ``k * every_min + offset_min`` it waits for the upstream partitions of window ``k``
+(Ingestion assets give up on a late Source after a sensor timeout and fail), takes one warehouse
+slot, runs, evaluates its checks and writes the partition. A run costs four SimPy events (schedule,
+slot request, run time, slot release); Source arrivals cost one.
+
+Partitions move through ``records.PARTITION_STATES``. Consumers need every window of an upstream up
+to theirs to be consumable (delivered, delivered with warnings, or quarantined), so a failed or
+blocked window holds everything downstream until it is repaired: late data cascades. Wrong
+statistics propagate downstream diluted by the share of bad windows read, unless quarantined.
+
+Faults (``envs.sim.faults``) follow the causal model (``envs.sim.causal``); the world keeps, per
+fault, the windows it damaged and resolves it once its cause has stopped and all of them are
+repaired — the fix oracle (``envs.sim.oracle``) reads exactly that. Actions live in
+``envs.sim.actions``; the ledger and tables in ``envs.sim.ledger``.
+
+The world imports no learning, configuration or tracking library.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from envs.sim.actions import Action, perform
+from envs.sim.assets import BASE_DUPLICATE_RATE, BASE_NULL_RATE, Asset, Corruption, compile_pipeline
+from envs.sim.faults import Fault, plan_faults
+from envs.sim.noise import NoisePlan
+from envs.sim.records import (
+    BLOCKED,
+    FAILED,
+    OK,
+    PENDING,
+    QUARANTINED,
+    WARN,
+    ActionRecord,
+    RunRecord,
+)
+from envs.sim.rng import Streams
+from envs.sim.warehouse import Warehouse
+from scenarios.spec import Scenario
+
+NAN = math.nan
+INF = math.inf
+CONSUMABLE = (OK, WARN, QUARANTINED)
+_CONSUMABLE = bytes(1 if s in CONSUMABLE else 0 for s in range(8))
+
+Subscriber = Callable[[RunRecord], None]
+
+
+class World:
+    """One episode of a scenario.
+
+    Args:
+        scenario: the loaded scenario.
+        seed: the episode seed; all randomness derives from it.
+        days: override of the scenario's horizon in days.
+
+    Attributes:
+        env: the SimPy environment (time unit: minutes).
+        assets: compiled assets in topological order (index = asset id).
+        warehouse: the shared, priced, resizable warehouse.
+        faults: every fault of the episode, planned and induced, by id.
+        log: every run record, in completion order.
+        actions: the audit trail of actions taken.
+        horizon: episode end in minutes.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int, *, days: float | None = None) -> None:
+        spec = scenario.spec
+        self.scenario = scenario
+        self.seed = int(seed)
+        self.streams = Streams(self.seed)
+        self.horizon = float(days if days is not None else spec.horizon_days) * 1440.0
+        if self.horizon <= 0:
+            raise ValueError(f"days: expected a positive number, got {days!r}")
+        self.env = simpy.Environment()
+        self.warehouse = Warehouse(
+            self.env,
+            spec.warehouse.slots,
+            spec.warehouse.max_slots,
+            spec.warehouse.price_per_slot_hour,
+        )
+        self.assets = compile_pipeline(scenario.pipeline, self.horizon)
+        self.by_name = {a.name: a for a in self.assets}
+        for a in self.assets:
+            a.predraw(self.streams, spec.noise)
+        self.noise = NoisePlan(spec.noise, self.assets, self.streams, self.horizon)
+        self.faults: list[Fault] = plan_faults(
+            spec, self.assets, self.streams, self.horizon, spec.warehouse.slots
+        )
+        self._planned = len(self.faults)
+        self.log: list[RunRecord] = []
+        self.actions: list[ActionRecord] = []
+        self.exposures: list[list[Any]] = []
+        self._open_exposure: dict[tuple[int, int], list[list[Any]]] = {}
+        self.window_faults: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.collateral: list[list[Any]] = []
+        self.demand = 1.0
+        self.human_minutes = 0.0
+        self.action_cost = 0.0
+        self._subs: list[Subscriber] = []
+        self._run_id = 0
+        self._ctx_action = -1
+        self.action_kinds: list[str] = []
+        self.action_log: list[tuple[float, Action]] = []
+        self.action_procs: dict[int, simpy.Process] = {}
+        self.undo_data: dict[int, tuple[str, int, Any]] = {}
+        self.undone: set[int] = set()
+        self._coll_open: dict[tuple[int, int], list[Any]] = {}
+        self.planned_backfills: list[Any] = []
+        ev = self.streams["evidence"]
+        self._evidence = ev.random(1 << 14).tolist()
+        self._ev_i = 0
+        for a in self.assets:
+            self.env.process(self._source_loop(a) if a.layer == "Source" else self._loop(a))
+        for f in self.faults:
+            self.env.process(self._activate(f))
+        self.noise.start(self)
+
+    # ------------------------------------------------------------------ public
+    @property
+    def now(self) -> float:
+        """Current simulated time in minutes."""
+        return float(self.env.now)
+
+    def subscribe(self, callback: Subscriber) -> None:
+        """Call ``callback(record)`` for every run record as it is written."""
+        self._subs.append(callback)
+
+    def run(self, until: float | None = None) -> None:
+        """Advance the simulation to ``until`` (default: the horizon); never backwards."""
+        t = self.horizon if until is None else min(float(until), self.horizon)
+        if t < self.env.now:
+            raise ValueError(f"until: {t} is before the current time {self.env.now}")
+        self.env.run(until=t)
+
+    def act(self, kind: str, asset: int | str = -1, **params: Any) -> int:
+        """Take an action now (see ``envs.sim.actions``); returns its action id.
+
+        Raises:
+            ActionError: if a precondition fails (nothing changes).
+        """
+        ai = self.asset(asset).idx if isinstance(asset, str) else asset
+        return perform(self, Action.make(kind, ai, **params))
+
+    def induce(self, a: Asset, aid: int) -> Fault:
+        """Start a collateral fault at ``a`` caused by action ``aid`` (recorded in the ledger)."""
+        f = Fault(
+            len(self.faults), "induced_by_action", a, self.env.now, "major", 0.5, INF,
+            {"null_add": 0.5, "col": 0}, caused_by_action=aid,
+        )  # fmt: skip
+        self.faults.append(f)
+        self.start_fault(f)
+        return f
+
+    def asset(self, ref: int | str) -> Asset:
+        """Look an asset up by index or name, with a clear error."""
+        if isinstance(ref, str):
+            a = self.by_name.get(ref)
+            if a is None:
+                raise KeyError(f"unknown asset {ref!r}; expected one of {sorted(self.by_name)}")
+            return a
+        if not 0 <= ref < len(self.assets):
+            raise KeyError(f"asset index {ref} out of range 0..{len(self.assets) - 1}")
+        return self.assets[ref]
+
+    def draw(self) -> float:
+        """Next uniform draw of the evidence stream (pre-drawn in blocks)."""
+        i = self._ev_i
+        if i >= len(self._evidence):
+            self._evidence = self.streams["evidence"].random(1 << 14).tolist()
+            i = 0
+        self._ev_i = i + 1
+        return self._evidence[i]
+
+    # ------------------------------------------------------------------ processes
+    def _source_loop(self, a: Asset) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        delays = self.noise.arrival_delay[a.idx]
+        for k in range(1, a.n_windows + 1):
+            due = k * a.every + delays[k]
+            if env.now < due:
+                yield env.timeout(due - env.now)
+            for f in list(a.faults):
+                if f.model.effect == "sensor_fail" and f.active:
+                    self._touch(f, a)
+                    while f.active:
+                        yield f.proc
+            self._write(a, k, 0, "schedule", k * a.every + a.offset, env.now, env.now, None)
+
+    def _loop(self, a: Asset) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        for k in range(1, a.n_windows + 1):
+            due = k * a.every + a.offset
+            if env.now < due:
+                yield env.timeout(due - env.now)
+            yield from self._execute(a, k, 0, "schedule", due)
+
+    def _execute(
+        self, a: Asset, k: int, attempt: int, trigger: str, due: float, aid: int = -1
+    ) -> Generator[simpy.Event, Any, RunRecord]:
+        """Wait for upstream, take a slot, run and write window ``k`` of ``a``."""
+        env = self.env
+        end = k * a.every
+        for u in a.ups:
+            ku = end // u.every
+            if u.done_until < ku or u.blocked_out:
+                if u.layer == "Source" and a.layer == "Ingestion":
+                    ev = self._waiter(u, ku)
+                    limit = max(1.0, u.sla - a.offset)
+                    yield ev | env.timeout(limit)
+                    if not ev.triggered:
+                        now = env.now
+                        return self._write(
+                            a, k, attempt, trigger, due, now, now, self._holding(u), aid,
+                            sensor=True,
+                        )  # fmt: skip
+                else:
+                    while u.done_until < ku or u.blocked_out:
+                        yield self._waiter(u, ku)
+        req = None
+        if a.uses_slot:
+            req = self.warehouse.request(priority=a.priority)
+            yield req
+        start = env.now
+        rt = a.rt[k] * self.demand if a.uses_slot else a.rt[k]
+        fail: Fault | None = None
+        for f in a.faults:
+            if f.active:
+                eff = f.model.effect
+                if eff == "slow":
+                    rt *= f.params["slow"]
+                    self._touch(f, a)
+                elif eff == "fail":
+                    fail = f
+                    f.hits += 1
+        if fail is not None:
+            rt = min(rt, 0.5 + 0.1 * rt)
+        proc = env.active_process
+        a.running[k] = proc
+        killed = False
+        try:
+            yield env.timeout(rt)
+        except simpy.Interrupt:
+            killed = True
+        finally:
+            a.running.pop(k, None)
+            if req is not None:
+                self.warehouse.release(req)
+                self.warehouse.busy_slot_minutes += env.now - start
+        if killed:
+            return self._write(a, k, attempt, trigger, due, start, env.now, None, aid, killed=True)
+        return self._write(a, k, attempt, trigger, due, start, env.now, fail, aid)
+
+    def _waiter(self, u: Asset, ku: int) -> simpy.Event:
+        ev = self.env.event()
+        u.waiters.append((ku, ev))
+        return ev
+
+    def _holding(self, src: Asset) -> Fault | None:
+        for f in src.faults:
+            if f.active and f.model.effect == "sensor_fail":
+                return f
+        return None
+
+    # ------------------------------------------------------------------ writing partitions
+    def _write(
+        self,
+        a: Asset,
+        k: int,
+        attempt: int,
+        trigger: str,
+        due: float,
+        start: float,
+        end_t: float,
+        fail: Fault | None,
+        aid: int = -1,
+        *,
+        killed: bool = False,
+        sensor: bool = False,
+    ) -> RunRecord:
+        """Compute the partition of window ``k``, evaluate checks, record and propagate."""
+        self._run_id += 1
+        slot_h = (end_t - start) / 60.0 if a.uses_slot else 0.0
+        cost = slot_h * self.warehouse.price_per_slot_hour
+        if killed or fail is not None or sensor:
+            if killed:
+                status, ecls, msg = "killed", "Killed", "query cancelled by operator"
+                causes: tuple[int, ...] = ()
+            elif fail is not None:
+                status = "failed"
+                ecls, msg = self._error_for(fail, a)
+                causes = (fail.fid,)
+                self._touch(fail, a)
+            else:
+                status, ecls, msg = "failed", "SourceTimeout", "sensor timed out waiting for upstream"
+                causes = ()
+            rec = RunRecord(
+                self._run_id, a.idx, k, attempt, trigger, due, start, end_t, status, 0, (),
+                0.0, a.schema_version, 0.0, 0.0, cost, (), FAILED, ecls, msg,
+            )  # fmt: skip
+            self._store(a, k, rec, FAILED, causes, None, aid)
+            if fail is not None and fail.params.get("end_on_hit"):
+                self.end_cause(fail)
+            return rec
+        corr = self._corruption(a, k)
+        rows_f = a.expected[k] * a.vol_noise[k]
+        nn = a.null_noise[k] * BASE_NULL_RATE
+        nulls = (nn,) * a.n_keys
+        dup = BASE_DUPLICATE_RATE * a.null_noise[k]
+        vmean = a.spec.value_mean * a.mean_noise[k]
+        schema = a.schema_version
+        causes = ()
+        if corr is not None:
+            rows_f *= corr.vol_factor
+            if corr.null_add:
+                nl = list(nulls)
+                c = corr.null_col % a.n_keys
+                nl[c] = min(1.0, nl[c] + corr.null_add)
+                nulls = tuple(nl)
+            dup = min(0.99, dup + corr.dup_add)
+            vmean *= corr.mean_factor
+            schema += 1 if corr.schema_delta else 0
+            causes = corr.faults
+        rows = int(rows_f)
+        failed_checks: tuple[int, ...] = ()
+        state = OK
+        msg = ""
+        if a.checks:
+            fc = []
+            exp = a.expected[k]
+            for i, code, is_err, blocking, lo, hi in a.checks:
+                if code == 0:
+                    bad = end_t - k * a.every > hi
+                elif code == 1:
+                    bad = max(nulls) > hi
+                elif code == 2:
+                    bad = dup > hi
+                elif code == 3:
+                    bad = abs(rows_f / exp - 1.0) > hi
+                elif code == 4:
+                    bad = corr is not None and corr.schema_delta >= 2
+                else:
+                    bad = not lo <= vmean <= hi
+                if bad:
+                    fc.append(i)
+                    if blocking:
+                        state = BLOCKED
+                    elif state == OK:
+                        state = WARN
+            if fc:
+                failed_checks = tuple(fc)
+                msg = self._check_message(a, corr, failed_checks)
+        rec = RunRecord(
+            self._run_id, a.idx, k, attempt, trigger, due, start, end_t, "success", rows, nulls,
+            dup, schema, vmean, a.spec.value_std, cost, failed_checks, state, "", msg,
+        )  # fmt: skip
+        self._store(a, k, rec, state, causes, corr, aid)
+        return rec
+
+    def _store(
+        self,
+        a: Asset,
+        k: int,
+        rec: RunRecord,
+        state: int,
+        causes: tuple[int, ...],
+        corr: Corruption | None,
+        aid: int = -1,
+    ) -> None:
+        key = (a.idx, k)
+        prev = self.window_faults.pop(key, None) if self.window_faults else None
+        if prev and state == FAILED and not causes:
+            causes = prev  # a failed re-execution keeps its attribution
+        if self._coll_open and _CONSUMABLE[state] and state != QUARANTINED:
+            c = self._coll_open.pop(key, None)
+            if c is not None and c[5] != c[5]:
+                c[5] = self.env.now
+        if prev or key in self._open_exposure:
+            self._close_exposure(key)
+        a.state[k] = state
+        a.records[k] = rec
+        if corr is None:
+            if a.bad:
+                a.bad.pop(k, None)
+        else:
+            a.bad[k] = corr
+        self.log.append(rec)
+        if causes:
+            self.window_faults[key] = causes
+            for fid in causes:
+                f = self.faults[fid]
+                f.damage.add(key)
+                self._touch(f, a)
+            if a.layer == "Delivery" and state in (OK, WARN) and corr is not None:
+                self._expose(a, k, causes)
+        if prev:
+            self._ctx_action = aid
+            for fid in prev:
+                if fid not in causes:
+                    f = self.faults[fid]
+                    f.damage.discard(key)
+                    self._maybe_resolve(f)
+            self._ctx_action = -1
+        if _CONSUMABLE[state] and k == a.done_until + 1:
+            self._advance(a)
+        for cb in self._subs:
+            cb(rec)
+        if a.faults:
+            self._after_run(a, causes)
+
+    def _advance(self, a: Asset) -> None:
+        st = a.state
+        d = a.done_until
+        n = a.n_windows
+        while d < n and _CONSUMABLE[st[d + 1]]:
+            d += 1
+        if d == a.done_until:
+            return
+        a.done_until = d
+        if a.waiters and not a.blocked_out:
+            keep = []
+            for ku, ev in a.waiters:
+                if ku <= d:
+                    if not ev.triggered:
+                        ev.succeed()
+                else:
+                    keep.append((ku, ev))
+            a.waiters = keep
+
+    def release_waiters(self, a: Asset) -> None:
+        """Wake consumers of ``a`` after a state change that may unblock them."""
+        if a.blocked_out:
+            return
+        for ku, ev in a.waiters:
+            if ku <= a.done_until and not ev.triggered:
+                ev.succeed()
+        a.waiters = [(ku, ev) for ku, ev in a.waiters if not ev.triggered]
+
+    def recompute_done(self, a: Asset) -> None:
+        """Recompute ``done_until`` from scratch (after a state was lowered) and wake waiters."""
+        st = a.state
+        d = 0
+        while d < a.n_windows and _CONSUMABLE[st[d + 1]]:
+            d += 1
+        a.done_until = d
+        self.release_waiters(a)
+
+    def _corruption(self, a: Asset, k: int) -> Corruption | None:
+        own: Corruption | None = None
+        for f in a.faults:
+            if f.active and f.model.effect in ("corrupt", "schema"):
+                p = f.params
+                own = Corruption(
+                    (f.fid,),
+                    p.get("null_add", 0.0),
+                    p.get("col", 0),
+                    p.get("dup_add", 0.0),
+                    p.get("vol_factor", 1.0),
+                    p.get("mean_factor", 1.0),
+                    p.get("schema_delta", 0),
+                )
+                f.hits += 1
+                break
+            if f.active and f.model.effect == "slow" and "vol_factor" in f.params:
+                own = Corruption((), vol_factor=f.params["vol_factor"])
+        inherited = None
+        for u in a.ups:
+            if u.bad:
+                inherited = _merge(inherited, _inherit(u, a, k))
+        if inherited is None:
+            return own
+        if own is None:
+            return inherited
+        return _combine(own, inherited)
+
+    def _after_run(self, a: Asset, causes: tuple[int, ...]) -> None:
+        for f in a.faults:
+            if f.active and f.model.effect == "corrupt":
+                limit = f.model.partitions or f.params.get("partitions", 0)
+                if limit and f.hits >= limit:
+                    self.end_cause(f)
+
+    # ------------------------------------------------------------------ evidence
+    def _error_for(self, f: Fault, a: Asset) -> tuple[str, str]:
+        m = f.model
+        r = self.draw()
+        acc = 0.0
+        ecls = next(iter(m.error_classes), "RuntimeError")
+        for cls, p in m.error_classes.items():
+            acc += p
+            if r < acc:
+                ecls = cls
+                break
+        return ecls, self._message(f, a)
+
+    def _message(self, f: Fault, a: Asset) -> str:
+        from envs.sim.causal import GENERIC_MESSAGES
+
+        m = f.model
+        if self.draw() < m.evidence_prob:
+            msg = m.messages[int(self.draw() * len(m.messages)) % len(m.messages)]
+        else:
+            msg = GENERIC_MESSAGES[int(self.draw() * len(GENERIC_MESSAGES)) % 3]
+        col = a.spec.key_columns[f.params.get("col", 0) % a.n_keys]
+        return msg.replace("{col}", col)
+
+    def _check_message(self, a: Asset, corr: Corruption | None, failed: tuple[int, ...]) -> str:
+        kinds = ", ".join(a.spec.checks[i].kind for i in failed)
+        if corr is not None and corr.faults:
+            f = self.faults[corr.faults[0]]
+            if f.model is not None and f.root is a and self.draw() < f.model.evidence_prob:
+                return f"checks failed: {kinds}; {self._message(f, a)}"
+        return f"checks failed: {kinds}"
+
+    # ------------------------------------------------------------------ faults
+    def _activate(self, f: Fault) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        yield env.timeout(max(0.0, f.onset - env.now))
+        self.start_fault(f)
+        if f.natural_end < INF:
+            yield env.timeout(max(0.0, f.natural_end - env.now))
+            if f.active and f.model.effect == "fail" and f.hits == 0:
+                f.params["end_on_hit"] = True  # a blip nobody ran into ends with its first victim
+            elif f.active:
+                self.end_cause(f)
+
+    def start_fault(self, f: Fault) -> None:
+        """Activate a fault now (planned onset, or collateral damage of an action)."""
+        f.active = True
+        f.started = True
+        a = f.root
+        a.faults.append(f)
+        f.affected.setdefault(a.idx, self.env.now)
+        eff = f.model.effect if f.model is not None else "corrupt"
+        if eff == "sensor_fail":
+            f.proc = self.env.event()
+        elif eff == "external":
+            f.proc = self.env.process(self._external(f))
+        elif eff == "storm":
+            f.proc = self.env.process(self._storm(f))
+        elif eff == "demand":
+            self.demand *= f.params["demand"]
+            f.params["capacity_at_onset"] = self.warehouse.capacity
+        if eff in ("external", "demand", "slow"):
+            f.first_visible_at = self.env.now if eff != "slow" else f.first_visible_at
+
+    def end_cause(self, f: Fault, aid: int = -1) -> None:
+        """Stop a fault's cause now; it resolves once its damage is repaired.
+
+        Args:
+            f: the fault.
+            aid: the action that stopped it (-1 if it ended by itself).
+        """
+        if not f.active:
+            return
+        f.active = False
+        f.cause_ended_at = self.env.now
+        if f in f.root.faults:
+            f.root.faults.remove(f)
+        eff = f.model.effect if f.model is not None else "corrupt"
+        if eff == "sensor_fail" and isinstance(f.proc, simpy.Event) and not f.proc.triggered:
+            f.proc.succeed()
+        elif eff in ("external", "storm") and f.proc is not None and f.proc.is_alive:
+            f.proc.interrupt("ended")
+        elif eff == "demand":
+            self.demand /= f.params["demand"]
+        self._ctx_action = aid
+        self._maybe_resolve(f)
+        self._ctx_action = -1
+
+    def _maybe_resolve(self, f: Fault) -> None:
+        if f.active or f.damage or f.resolved or not f.started:
+            return
+        f.resolved_at = self.env.now
+        aid = self._ctx_action
+        if aid >= 0:
+            f.resolving_action = aid
+            kind = self._action_kind(aid)
+            f.resolved_by = "human" if kind == "escalate" else "agent"
+        else:
+            f.resolved_by = "self"
+
+    def _action_kind(self, aid: int) -> str:
+        return self.action_kinds[aid]
+
+    def _touch(self, f: Fault, a: Asset) -> None:
+        now = self.env.now
+        if a.idx not in f.affected:
+            f.affected[a.idx] = now
+        if f.first_visible_at != f.first_visible_at:
+            f.first_visible_at = now
+
+    def _external(self, f: Fault) -> Generator[simpy.Event, Any, None]:
+        reqs = [self.warehouse.request(priority=-1) for _ in range(f.params["hold"])]
+        try:
+            for r in reqs:
+                yield r
+            yield self.env.timeout(INF if f.natural_end == INF else f.natural_end - self.env.now)
+        except simpy.Interrupt:
+            pass
+        finally:
+            for r in reqs:
+                if r.triggered:
+                    self.warehouse.release(r)
+                else:
+                    r.cancel()
+
+    def _storm(self, f: Fault) -> Generator[simpy.Event, Any, None]:
+        a = f.root
+        try:
+            while True:
+                k = max(1, min(a.n_windows, int(self.env.now // a.every)))
+                req = self.warehouse.request(priority=a.priority)
+                try:
+                    yield req
+                    start = self.env.now
+                    yield self.env.timeout(3.0)
+                finally:
+                    if req.triggered:
+                        self.warehouse.release(req)
+                    else:
+                        req.cancel()
+                self._run_id += 1
+                ecls, msg = self._error_for(f, a)
+                rec = RunRecord(
+                    self._run_id, a.idx, k, a.attempts.get(k, 0) + 1, "storm", start, start,
+                    self.env.now, "failed", 0, (), 0.0, a.schema_version, 0.0, 0.0,
+                    3.0 / 60.0 * self.warehouse.price_per_slot_hour, (), int(a.state[k]), ecls, msg,
+                )  # fmt: skip
+                self._touch(f, a)
+                self.log.append(rec)
+                for cb in self._subs:
+                    cb(rec)
+                yield self.env.timeout(0.5)
+        except simpy.Interrupt:
+            return
+
+    # ------------------------------------------------------------------ exposure
+    def _expose(self, a: Asset, k: int, fids: tuple[int, ...]) -> None:
+        now = self.env.now
+        entries = self._open_exposure.setdefault((a.idx, k), [])
+        for fid in fids:
+            f = self.faults[fid]
+            if f.delivery_exposed_at != f.delivery_exposed_at:
+                f.delivery_exposed_at = now
+            e = [fid, a.idx, k, now, NAN]
+            self.exposures.append(e)
+            entries.append(e)
+
+    def _close_exposure(self, key: tuple[int, int]) -> None:
+        entries = self._open_exposure.pop(key, None)
+        if entries:
+            now = self.env.now
+            for e in entries:
+                e[4] = now
+
+    def close_exposure(self, a: Asset, k: int) -> None:
+        """End wrong-data exposure of a Delivery window (it was quarantined or repaired)."""
+        self._close_exposure((a.idx, k))
+
+    def add_collateral(self, aid: int, a: Asset, k: int, what: str) -> None:
+        """Record collateral damage of action ``aid`` on window ``k`` of ``a`` (open until fixed)."""
+        c = [aid, a.idx, k, what, self.env.now, NAN]
+        self.collateral.append(c)
+        self._coll_open[(a.idx, k)] = c
+
+    def open_faults(self) -> list[Fault]:
+        """Faults that started and are not resolved."""
+        return [f for f in self.faults if f.started and not f.resolved]
+
+
+def _inherit(u: Asset, a: Asset, k: int) -> Corruption | None:
+    """Corruption ``a``'s window ``k`` inherits from upstream ``u``, diluted by coverage."""
+    end = k * a.every
+    first = (end - a.every) // u.every + 1
+    last = end // u.every
+    n = max(1, last - first + 1)
+    hits = []
+    q = 0
+    bad = u.bad
+    for j in range(first, last + 1):
+        c = bad.get(j)
+        if c is not None:
+            if u.state[j] == QUARANTINED:
+                q += 1
+            else:
+                hits.append(c)
+    if not hits and not q:
+        return None
+    frac = len(hits) / n
+    faults = tuple(sorted({fid for c in hits for fid in c.faults}))
+    out = Corruption(faults)
+    for c in hits:
+        out.null_add = max(out.null_add, c.null_add * frac)
+        out.null_col = c.null_col
+        out.dup_add = max(out.dup_add, c.dup_add * frac)
+        out.vol_factor = min(out.vol_factor, 1.0 + (c.vol_factor - 1.0) * frac)
+        mf = 1.0 + (c.mean_factor - 1.0) * frac
+        if abs(mf - 1.0) > abs(out.mean_factor - 1.0):
+            out.mean_factor = mf
+    if q:
+        out.vol_factor *= 1.0 - q / n
+    return out
+
+
+def _merge(x: Corruption | None, y: Corruption | None) -> Corruption | None:
+    if x is None:
+        return y
+    if y is None:
+        return x
+    return _combine(x, y)
+
+
+def _combine(x: Corruption, y: Corruption) -> Corruption:
+    return Corruption(
+        tuple(sorted(set(x.faults) | set(y.faults))),
+        max(x.null_add, y.null_add),
+        x.null_col if x.null_add >= y.null_add else y.null_col,
+        max(x.dup_add, y.dup_add),
+        x.vol_factor * y.vol_factor,
+        x.mean_factor * y.mean_factor,
+        max(x.schema_delta, y.schema_delta),
+    )
