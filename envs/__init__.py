@@ -1,0 +1,1 @@
+"""Gymnasium environments (thin adapters) and the pure SimPy simulator in ``envs.sim``."""

@@ -8,7 +8,7 @@ Times are in minutes unless the field name says otherwise.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,7 +39,7 @@ class CheckSpec(_Frozen):
     """
 
     kind: CheckKind
-    severity: str = Field(default="error", pattern=r"^(warn|error)$")
+    severity: Literal["warn", "error"] = "error"
     blocking: bool = False
     max_null_rate: Fraction = 0.02
     max_duplicate_rate: Fraction = 0.005
@@ -141,7 +141,8 @@ class PipelineSpec(_Frozen):
                 if a.every_min % up.every_min:
                     raise ValueError(
                         f"assets[{i}].every_min: {a.every_min} of {a.name!r} is not a multiple of "
-                        f"upstream {u!r}'s every_min {up.every_min}; expected schedules that nest"
+                        f"every_min {up.every_min} of its upstream {u!r}; expected schedules that "
+                        "nest"
                     )
         cycle = _find_cycle({a.name: a.upstream for a in self.assets})
         if cycle:

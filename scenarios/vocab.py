@@ -14,9 +14,17 @@ from __future__ import annotations
 from typing import Final, Literal
 
 Layer = Literal["Source", "Ingestion", "Transformation", "Warehouse", "Delivery"]
-LAYERS: Final[tuple[Layer, ...]] = ("Source", "Ingestion", "Transformation", "Warehouse", "Delivery")
+LAYERS: Final[tuple[Layer, ...]] = (
+    "Source",
+    "Ingestion",
+    "Transformation",
+    "Warehouse",
+    "Delivery",
+)
 
-IssueType = Literal["late_arrival", "quality_anomaly", "validation_failure", "performance_degradation"]
+IssueType = Literal[
+    "late_arrival", "quality_anomaly", "validation_failure", "performance_degradation"
+]
 ISSUE_TYPES: Final[tuple[IssueType, ...]] = (
     "late_arrival",
     "quality_anomaly",
@@ -26,7 +34,7 @@ ISSUE_TYPES: Final[tuple[IssueType, ...]] = (
 
 Severity = Literal["critical", "major", "minor"]
 SEVERITIES: Final[tuple[Severity, ...]] = ("critical", "major", "minor")
-"""Blueprint severities: critical drives wrong decisions, major blocks analysis, minor is cosmetic."""
+"""Blueprint severities: critical drives wrong decisions, major blocks analysis, minor cosmetic."""
 
 Criticality = Literal["high", "medium", "low"]
 

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import simpy
 
 from envs.sim.assets import Asset, Corruption
-from envs.sim.causal import INDUCED, SELF_ENDING
+from envs.sim.causal import SELF_ENDING
 from envs.sim.faults import Fault
 from envs.sim.records import BLOCKED, FAILED, PENDING, QUARANTINED, ActionRecord
 from scenarios.vocab import ACTION_KINDS
@@ -120,9 +120,8 @@ def precondition(world: World, action: Action) -> str:
         if not lo <= value <= hi:
             return f"params.{name}: expected {lo}..{hi}, got {value!r}"
     needs_asset = kind not in ("scale_warehouse", "rollback", "escalate", "kill_query")
-    if needs_asset or ai != -1:
-        if not 0 <= ai < len(world.assets):
-            return f"asset: index {ai} out of range 0..{len(world.assets) - 1}"
+    if (needs_asset or ai != -1) and not 0 <= ai < len(world.assets):
+        return f"asset: index {ai} out of range 0..{len(world.assets) - 1}"
     a = world.assets[ai] if ai >= 0 else None
     if kind in ("retry", "wait"):
         assert a is not None
@@ -166,8 +165,7 @@ def precondition(world: World, action: Action) -> str:
         if a is not None and not a.running and not _storming(a):
             return f"kill_query: {a.name} has no running query"
         if a is None and not any(
-            f.active and f.model is not None and f.model.effect == "external"
-            for f in world.faults
+            f.active and f.model is not None and f.model.effect == "external" for f in world.faults
         ):
             return "kill_query: no external workload is running in the warehouse"
     elif kind == "reprioritize":
@@ -241,10 +239,20 @@ def _run(world: World, aid: int, action: Action) -> Generator[simpy.Event, Any, 
         outcome = "collateral"
     world.actions.append(
         ActionRecord(
-            aid, action.kind, action.asset, action.params, issued, world.now, cost, human_min,
-            outcome, fixed or tuple(ctx.touched), int(p.get("target", -1)) if action.kind ==
-            "rollback" else -1, before, _state(world, a),
-        )  # fmt: skip
+            aid,
+            action.kind,
+            action.asset,
+            action.params,
+            issued,
+            world.now,
+            cost,
+            human_min,
+            outcome,
+            fixed or tuple(ctx.touched),
+            int(p.get("target", -1)) if action.kind == "rollback" else -1,
+            before,
+            _state(world, a),
+        )
     )
 
 
@@ -295,8 +303,9 @@ def _stuck_windows(a: Asset) -> list[int]:
 
 
 def _damaged_windows(world: World, a: Asset) -> list[int]:
-    return sorted(k for k in a.records if (a.idx, k) in world.window_faults or a.state[k] in (
-        FAILED, BLOCKED))
+    return sorted(
+        k for k in a.records if (a.idx, k) in world.window_faults or a.state[k] in (FAILED, BLOCKED)
+    )
 
 
 def _storming(a: Asset) -> bool:
@@ -414,7 +423,9 @@ def _mapping(ctx: _Ctx, a: Asset, p: dict[str, Any]) -> Generator[simpy.Event, A
     yield world.env.timeout(10.0)
     a.mapping = True
     rooted = _rooted(world, a)
-    fixable = [f for f in rooted if f.model is not None and "apply_schema_mapping" in f.model.success]
+    fixable = [
+        f for f in rooted if f.model is not None and "apply_schema_mapping" in f.model.success
+    ]
     induced = None
     if not fixable:
         ctx.collateral = True
@@ -470,9 +481,7 @@ def _kill(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.Even
     yield from ctx.repair(fixed)
 
 
-def _reprioritize(
-    ctx: _Ctx, a: Asset, p: dict[str, Any]
-) -> Generator[simpy.Event, Any, None]:
+def _reprioritize(ctx: _Ctx, a: Asset, p: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
     world = ctx.world
     yield world.env.timeout(1.0)
     old = a.priority
@@ -483,9 +492,7 @@ def _reprioritize(
     ctx.outcome = ctx.outcome if ctx.touched else "no_effect"
 
 
-def _rollback(
-    ctx: _Ctx, a: Asset | None, p: dict[str, Any]
-) -> Generator[simpy.Event, Any, None]:
+def _rollback(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
     world = ctx.world
     yield world.env.timeout(2.0)
     target = int(p["target"])
@@ -518,13 +525,13 @@ def _rollback(
     ctx.outcome = "undone"
 
 
-def _escalate(
-    ctx: _Ctx, a: Asset | None, p: dict[str, Any]
-) -> Generator[simpy.Event, Any, None]:
+def _escalate(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
     world = ctx.world
     h = world.scenario.spec.human
     rng = world.streams["human"]
-    yield world.env.timeout(h.response_median_min * math.exp(h.response_sigma * rng.standard_normal()))
+    yield world.env.timeout(
+        h.response_median_min * math.exp(h.response_sigma * rng.standard_normal())
+    )
     hands_on = h.fix_median_min * math.exp(0.5 * rng.standard_normal())
     world.human_minutes += hands_on
     yield world.env.timeout(hands_on)

@@ -44,8 +44,15 @@ class Corruption:
         schema_delta: schema version offset (a renamed or retyped column).
     """
 
-    __slots__ = ("dup_add", "faults", "mean_factor", "null_add", "null_col", "schema_delta",
-                 "vol_factor")
+    __slots__ = (
+        "dup_add",
+        "faults",
+        "mean_factor",
+        "null_add",
+        "null_col",
+        "schema_delta",
+        "vol_factor",
+    )
 
     def __init__(
         self,
@@ -95,6 +102,11 @@ class Asset:
         ]
         self.blocking_kinds = frozenset(c.kind for c in spec.checks if c.blocking)
         self.n_keys = len(spec.key_columns)
+        # Baseline noise stays well inside the asset's own tests: a healthy asset passes them.
+        uniq = [c.max_duplicate_rate for c in spec.checks if c.kind == "unique"]
+        nn = [c.max_null_rate for c in spec.checks if c.kind == "not_null"]
+        self.base_dup = 0.0 if uniq else BASE_DUPLICATE_RATE
+        self.base_null = min([BASE_NULL_RATE, *(x / 8.0 for x in nn)])
         # state
         self.state = bytearray(self.n_windows + 2)
         self.state[0] = 1  # window 0 is the empty past: consumable
@@ -142,9 +154,7 @@ class Asset:
         self.rt = (s.runtime_median_min * np.exp(s.runtime_sigma * rt.standard_normal(n))).tolist()
 
 
-def _compile_check(
-    i: int, c: CheckSpec, a: AssetSpec
-) -> tuple[int, int, bool, bool, float, float]:
+def _compile_check(i: int, c: CheckSpec, a: AssetSpec) -> tuple[int, int, bool, bool, float, float]:
     code = CHECK_CODES[c.kind]
     lo, hi = 0.0, 0.0
     if c.kind == "not_null":
@@ -188,9 +198,9 @@ def compile_pipeline(spec: PipelineSpec, horizon_min: float) -> list[Asset]:
                 seen.add(nxt)
                 stack.append((nxt, iter(by_name[nxt].upstream)))
 
-    for a in spec.assets:
-        if a.name not in seen:
-            visit(a.name)
+    for spec_a in spec.assets:
+        if spec_a.name not in seen:
+            visit(spec_a.name)
     assets = [Asset(i, by_name[n], horizon_min) for i, n in enumerate(order)]
     idx = {a.name: a for a in assets}
     for a in assets:

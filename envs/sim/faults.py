@@ -134,7 +134,9 @@ def plan_faults(
         weights = [1.0 if fs.root_causes is None else fs.root_causes.get(c, 0.0) for c in causes]
         for t in onsets:
             hour = int(t // 60) % 24
-            w = np.asarray([wi * CAUSES[c].hour_weight[hour] for wi, c in zip(weights, causes)])
+            w = np.asarray(
+                [wi * CAUSES[c].hour_weight[hour] for wi, c in zip(weights, causes, strict=True)]
+            )
             if w.sum() <= 0:
                 continue
             cause = causes[int(rng.choice(len(causes), p=w / w.sum()))]
@@ -149,15 +151,17 @@ def plan_faults(
             else:
                 root = cands[int(rng.integers(len(cands)))]
             dur = (
-                model.duration_median_min * fs.magnitude * float(np.exp(0.6 * rng.standard_normal()))
+                model.duration_median_min
+                * fs.magnitude
+                * float(np.exp(0.6 * rng.standard_normal()))
                 if model.duration_median_min > 0
                 else math.inf
             )
-            params, mag = _params(cause, root, rng, fs.magnitude, slots)
+            params, mag = fault_params(cause, root, rng, fs.magnitude, slots)
             drafts.append((t, cause, root, mag, params, t + dur))
     drafts.sort(key=lambda d: (d[0], d[2].idx, d[1]))
     return [
-        Fault(i, cause, root, t, _severity(cause, root, mag, assets), mag, end, params)
+        Fault(i, cause, root, t, severity(cause, root, mag, assets), mag, end, params)
         for i, (t, cause, root, mag, params, end) in enumerate(drafts)
     ]
 
@@ -177,9 +181,10 @@ def _eligible(a: Asset, cause: str) -> bool:
     return True
 
 
-def _params(
+def fault_params(
     cause: str, root: Asset, rng: np.random.Generator, mag: float, slots: int
 ) -> tuple[dict[str, Any], float]:
+    """Draw a fault's cause-specific parameters; returns (params, effective magnitude)."""
     u = float(rng.random())
     col = int(rng.integers(root.n_keys))
     p: dict[str, Any] = {"col": col}
@@ -227,7 +232,7 @@ def _params(
     return p, m
 
 
-def _severity(cause: str, root: Asset, mag: float, assets: list[Asset]) -> str:
+def severity(cause: str, root: Asset, mag: float, assets: list[Asset]) -> str:
     """Blueprint severity: critical drives wrong decisions, major blocks analysis, minor cosmetic.
 
     Wrong data that can reach a high- or medium-criticality Delivery asset past no blocking check

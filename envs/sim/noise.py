@@ -85,9 +85,10 @@ class NoisePlan:
         ]
         eligible = [a.idx for a in assets if a.layer != "Source"]
         self.benign_columns = [
-            BenignColumn(int(eligible[int(nrng.integers(len(eligible)))]), d * 1440.0 + 60 * float(
-                nrng.integers(24)
-            ))
+            BenignColumn(
+                int(eligible[int(nrng.integers(len(eligible)))]),
+                d * 1440.0 + 60 * float(nrng.integers(24)),
+            )
             for d in spec.benign_column_days
             if d * 1440.0 < horizon_min and eligible
         ]

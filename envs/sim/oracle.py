@@ -60,7 +60,10 @@ def verify(world: World, fault_id: int) -> Verdict:
     induced = tuple(
         f"action {g.caused_by_action} induced fault {g.fid} on {names[g.root.idx]}"
         for g in world.faults
-        if g.caused_by_action >= 0 and not g.resolved and g.root.idx in assets and g.onset >= f.onset
+        if g.caused_by_action >= 0
+        and not g.resolved
+        and g.root.idx in assets
+        and g.onset >= f.onset
     )
     fixed = f.started and not f.active and not f.damage
     return Verdict(f.fid, fixed, not (coll or induced), f.active, len(f.damage), coll + induced)

@@ -28,14 +28,14 @@ from typing import Any
 import simpy
 
 from envs.sim.actions import Action, perform
-from envs.sim.assets import BASE_DUPLICATE_RATE, BASE_NULL_RATE, Asset, Corruption, compile_pipeline
-from envs.sim.faults import Fault, plan_faults
+from envs.sim.assets import Asset, Corruption, compile_pipeline
+from envs.sim.causal import CAUSES
+from envs.sim.faults import Fault, fault_params, plan_faults, severity
 from envs.sim.noise import NoisePlan
 from envs.sim.records import (
     BLOCKED,
     FAILED,
     OK,
-    PENDING,
     QUARANTINED,
     WARN,
     ActionRecord,
@@ -138,7 +138,8 @@ class World:
         t = self.horizon if until is None else min(float(until), self.horizon)
         if t < self.env.now:
             raise ValueError(f"until: {t} is before the current time {self.env.now}")
-        self.env.run(until=t)
+        if t > self.env.now:
+            self.env.run(until=t)
 
     def act(self, kind: str, asset: int | str = -1, **params: Any) -> int:
         """Take an action now (see ``envs.sim.actions``); returns its action id.
@@ -148,6 +149,37 @@ class World:
         """
         ai = self.asset(asset).idx if isinstance(asset, str) else asset
         return perform(self, Action.make(kind, ai, **params))
+
+    def inject(self, cause: str, asset: int | str, at: float, magnitude: float = 1.0) -> Fault:
+        """Plan one more fault: ``cause`` rooted at ``asset``, starting at time ``at``.
+
+        For tests, notebooks and what-if studies; parameters are drawn as for planned faults.
+
+        Raises:
+            KeyError: for an unknown cause or asset.
+            ValueError: if ``at`` is in the past or the asset's layer cannot host the cause.
+        """
+        if cause not in CAUSES:  # a str key into a Literal-keyed dict
+            raise KeyError(f"unknown root cause {cause!r}; expected one of {sorted(CAUSES)}")
+        a = self.asset(asset)
+        if at < self.env.now:
+            raise ValueError(f"at: {at} is before the current time {self.env.now}")
+        model = CAUSES[cause]
+        if a.layer not in model.layers:
+            raise ValueError(
+                f"asset: {a.name} is on {a.layer}; {cause} needs one of {model.layers}"
+            )
+        params, mag = fault_params(
+            cause, a, self.streams["faults"], magnitude, int(self.warehouse.capacity)
+        )
+        dur = model.duration_median_min
+        end = at + dur * magnitude if dur > 0 else INF
+        f = Fault(
+            len(self.faults), cause, a, at, severity(cause, a, mag, self.assets), mag, end, params
+        )
+        self.faults.append(f)
+        self.env.process(self._activate(f))
+        return f
 
     def induce(self, a: Asset, aid: int) -> Fault:
         """Start a collateral fault at ``a`` caused by action ``aid`` (recorded in the ledger)."""
@@ -243,6 +275,7 @@ class World:
         if fail is not None:
             rt = min(rt, 0.5 + 0.1 * rt)
         proc = env.active_process
+        assert proc is not None
         a.running[k] = proc
         killed = False
         try:
@@ -299,7 +332,11 @@ class World:
                 causes = (fail.fid,)
                 self._touch(fail, a)
             else:
-                status, ecls, msg = "failed", "SourceTimeout", "sensor timed out waiting for upstream"
+                status, ecls, msg = (
+                    "failed",
+                    "SourceTimeout",
+                    "sensor timed out waiting for upstream",
+                )
                 causes = ()
             rec = RunRecord(
                 self._run_id, a.idx, k, attempt, trigger, due, start, end_t, status, 0, (),
@@ -311,9 +348,9 @@ class World:
             return rec
         corr = self._corruption(a, k)
         rows_f = a.expected[k] * a.vol_noise[k]
-        nn = a.null_noise[k] * BASE_NULL_RATE
+        nn = a.null_noise[k] * a.base_null
         nulls = (nn,) * a.n_keys
-        dup = BASE_DUPLICATE_RATE * a.null_noise[k]
+        dup = a.base_dup * a.null_noise[k]
         vmean = a.spec.value_mean * a.mean_noise[k]
         schema = a.schema_version
         causes = ()
@@ -335,7 +372,7 @@ class World:
         if a.checks:
             fc = []
             exp = a.expected[k]
-            for i, code, is_err, blocking, lo, hi in a.checks:
+            for i, code, _is_error, blocking, lo, hi in a.checks:
                 if code == 0:
                     bad = end_t - k * a.every > hi
                 elif code == 1:
@@ -666,7 +703,7 @@ class World:
         self._close_exposure((a.idx, k))
 
     def add_collateral(self, aid: int, a: Asset, k: int, what: str) -> None:
-        """Record collateral damage of action ``aid`` on window ``k`` of ``a`` (open until fixed)."""
+        """Record collateral damage by action ``aid`` on ``a``[``k``] (open until cleared)."""
         c = [aid, a.idx, k, what, self.env.now, NAN]
         self.collateral.append(c)
         self._coll_open[(a.idx, k)] = c

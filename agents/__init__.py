@@ -1,0 +1,1 @@
+"""The operations organization (rule-based agents), RL glue and the deployment runtime."""

@@ -1,0 +1,1 @@
+"""Thin Hydra entry points: simulate, bench (and later run_org, train, ...)."""

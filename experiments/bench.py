@@ -1,0 +1,147 @@
+"""Benchmarks of the lab's performance targets (DESIGN.md §10); the last line printed is JSON.
+
+Usage::
+
+    python -m experiments.bench part=sim   # sim_runs_per_s, sim_events_per_s, sim_scaling_exponent
+
+``part=sim`` simulates a generated topology (``sim.assets`` assets, ``sim.days`` days, every
+fault subtype active at one onset per day each) on one core with no agents and reports simulated
+runs and SimPy events per wall-clock second; the scaling exponent is the slope of log(wall time)
+against log(assets) over ``sim.scaling`` (the cost should be linear in assets x horizon). Parts
+not built yet are reported as skipped, never faked.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import time
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig
+
+from envs.sim.world import World
+from scenarios.generate import generate_pipeline
+from scenarios.loader import load_scenario
+from scenarios.spec import FaultSpec, Scenario
+from scenarios.vocab import SUBTYPES
+
+PARTS = ("sim", "org", "env", "train", "runtime")
+
+
+def bench_scenario(n_assets: int, days: float, *, faults_per_day: float = 0.0) -> Scenario:
+    """The benchmark world: the control scenario's noise on a generated topology.
+
+    Args:
+        n_assets: topology size.
+        days: horizon.
+        faults_per_day: onsets per day of *each* fault subtype (0: noise only).
+    """
+    base = load_scenario("nofault")
+    faults = tuple(FaultSpec(subtype=s, rate_per_day=faults_per_day) for s in SUBTYPES)
+    faults = faults if faults_per_day > 0 else ()
+    noise = base.spec.noise.model_copy(update={"backfills": ()})
+    slots = max(8, n_assets // 8)  # a warehouse sized for the topology, as the retail one is
+    warehouse = base.spec.warehouse.model_copy(update={"slots": slots, "max_slots": 4 * slots})
+    spec = base.spec.model_copy(
+        update={
+            "faults": faults,
+            "horizon_days": float(days),
+            "warmup_days": 0.0,
+            "noise": noise,
+            "warehouse": warehouse,
+        }
+    )
+    return Scenario(
+        name=f"bench-{n_assets}",
+        spec=spec,
+        pipeline=generate_pipeline(n_assets, seed=0),
+        source="bench",
+    )
+
+
+def time_world(
+    n_assets: int, days: float, seed: int = 0, faults_per_day: float = 0.0
+) -> tuple[float, int, int]:
+    """Simulate once; return (wall seconds, runs, SimPy events), build time included."""
+    sc = bench_scenario(n_assets, days, faults_per_day=faults_per_day)
+    gc.collect()
+    t0 = time.perf_counter()
+    world = World(sc, seed)
+    world.run()
+    dt = time.perf_counter() - t0
+    events = next(world.env._eid)  # SimPy's event counter: every scheduled event
+    return dt, len(world.log), events
+
+
+def bench_sim(assets: int, days: float, scaling: list[int], scaling_days: float) -> dict[str, Any]:
+    """The simulator figures: throughput at scale and the scaling exponent.
+
+    The headline world has noise but no faults: with faults and no agents to fix them, failed
+    partitions stall everything downstream for the rest of the episode, and the run count would
+    measure the stall, not the simulator. The faulted world (every subtype once a day, no agents)
+    is reported in ``sim_detail``.
+    """
+    dt, runs, events = time_world(assets, days)
+    fdt, fruns, fevents = time_world(assets, days, faults_per_day=1.0)
+    sizes, times, counts = [], [], []
+    for n in scaling:
+        t, r, _ = time_world(n, scaling_days)
+        sizes.append(n)
+        times.append(t)
+        counts.append(r)
+    slope = float(np.polyfit(np.log(sizes), np.log(times), 1)[0]) if len(sizes) > 1 else math.nan
+    return {
+        "sim_runs_per_s": round(runs / dt, 1),
+        "sim_events_per_s": round(events / dt, 1),
+        "sim_scaling_exponent": round(slope, 3),
+        "sim_detail": {
+            "assets": assets,
+            "days": days,
+            "runs": runs,
+            "events": events,
+            "seconds": round(dt, 3),
+            "scaling_sizes": sizes,
+            "scaling_seconds": [round(t, 4) for t in times],
+            "scaling_runs": counts,
+            "faulted_runs_per_s": round(fruns / fdt, 1),
+            "faulted_events_per_s": round(fevents / fdt, 1),
+            "faulted_runs": fruns,
+        },
+    }
+
+
+def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
+    """Run the requested part(s) and return the contract keys (plus detail)."""
+    if part not in (*PARTS, "all"):
+        raise ValueError(f"part: unknown part {part!r}; expected one of {', '.join(PARTS)}, all")
+    out: dict[str, Any] = {}
+    todo = PARTS if part == "all" else (part,)
+    for p in todo:
+        if p == "sim":
+            out.update(
+                bench_sim(
+                    int(sim_cfg["assets"]),
+                    float(sim_cfg["days"]),
+                    [int(n) for n in sim_cfg["scaling"]],
+                    float(sim_cfg["scaling_days"]),
+                )
+            )
+        else:
+            out.setdefault("skipped", []).append(p)
+    return out
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="bench")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point; prints one JSON object as the last line."""
+    sim_cfg = {k: cfg.sim[k] for k in ("assets", "days", "scaling", "scaling_days")}
+    result = run(str(cfg.part), sim_cfg)
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
