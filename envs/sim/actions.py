@@ -274,8 +274,8 @@ class _Ctx:
         fixed = []
         for f in faults:
             m = f.model
-            if m is None or m.effect not in DRAWN_EFFECTS or f.cause in SELF_ENDING:
-                continue
+            if m.effect not in DRAWN_EFFECTS or (m.effect == "corrupt" and f.cause in SELF_ENDING):
+                continue  # a bad source stays bad until it recovers by itself
             p = m.success.get(self.kind, 0.0)  # type: ignore[call-overload]
             if p > 0 and self.draw() < p:
                 self.world.end_cause(f, self.aid)
@@ -285,10 +285,20 @@ class _Ctx:
         return fixed
 
     def repair(self, faults: list[Fault]) -> Generator[simpy.Event, Any, None]:
-        """Re-execute every window these faults damaged, in topological order."""
-        keys = sorted({key for f in faults for key in f.damage})
-        for ai, k in keys:
-            yield from self.reexecute(self.world.assets[ai], k)
+        """Re-execute every window these faults damaged, in topological order.
+
+        Runs that were in flight when the cause stopped may still write wrong data downstream,
+        so passes repeat (at most 5) until no damage of a stopped fault is left.
+        """
+        for _ in range(5):
+            keys = sorted({key for f in faults for key in f.damage})
+            if not keys:
+                return
+            for ai, k in keys:
+                if any((ai, k) in f.damage for f in faults):
+                    yield from self.reexecute(self.world.assets[ai], k)
+            if any(f.active for f in faults):
+                return
 
     def reexecute(self, a: Asset, k: int) -> Generator[simpy.Event, Any, Any]:
         a.attempts[k] = a.attempts.get(k, 0) + 1
@@ -344,7 +354,7 @@ Handler = Any
 
 def _retry(ctx: _Ctx, a: Asset, p: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
     world = ctx.world
-    attempts, backoff = int(p["attempts"]), float(p["backoff_min"])
+    attempts, backoff = int(p.get("attempts", 1)), float(p.get("backoff_min", 0.0))
     if ctx.kind == "wait":
         attempts, backoff = 1, 0.0
         yield world.env.timeout(float(p["minutes"]))
