@@ -30,6 +30,7 @@ typecheck: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/jupytext --sync notebooks/*.ipynb
 
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest -n 2 --nbmake tests notebooks

@@ -259,7 +259,8 @@ class World:
         req = None
         if a.uses_slot:
             req = self.warehouse.request(priority=a.priority)
-            yield req
+            if not req.triggered:  # granted at once when a slot is free: no need to suspend
+                yield req
         start = env.now
         rt = a.rt[k] * self.demand if a.uses_slot else a.rt[k]
         fail: Fault | None = None

@@ -209,7 +209,7 @@ CASES: list[tuple[str, Edit, str, str, str]] = [
         _set("topo.assets.1.checks", [{"kind": "schema", "severity": "fatal"}]),
         "topo.yaml",
         "assets[1].checks[0].severity",
-        "expected to match pattern",
+        "expected 'warn' or 'error'",
     ),
 ]
 
