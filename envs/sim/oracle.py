@@ -67,3 +67,18 @@ def verify(world: World, fault_id: int) -> Verdict:
     )
     fixed = f.started and not f.active and not f.damage
     return Verdict(f.fid, fixed, not (coll or induced), f.active, len(f.damage), coll + induced)
+
+
+def verify_assets(world: World, assets: set[int] | frozenset[int], since: float = 0.0) -> bool:
+    """True if every fault touching ``assets`` (root or reached) since ``since`` is fixed and clean.
+
+    This is the verification step of a remediation playbook: the oracle stands in for re-running
+    every check on the incident's assets and their lineage.
+    """
+    for f in world.faults:
+        if not f.started or f.onset < since and f.resolved:
+            continue
+        if f.root.idx in assets or assets.intersection(f.affected):
+            if not verify(world, f.fid).success:
+                return False
+    return True

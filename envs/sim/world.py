@@ -51,6 +51,7 @@ CONSUMABLE = (OK, WARN, QUARANTINED)
 _CONSUMABLE = bytes(1 if s in CONSUMABLE else 0 for s in range(8))
 
 Subscriber = Callable[[RunRecord], None]
+_HOLDING = frozenset({"slow", "fail", "sensor_fail", "schema", "storm"})
 
 
 class World:
@@ -254,6 +255,7 @@ class World:
                             sensor=True,
                         )  # fmt: skip
                 else:
+                    self._touch_waiting(a, u)
                     while u.done_until < ku or u.blocked_out:
                         yield self._waiter(u, ku)
         req = None
@@ -291,6 +293,15 @@ class World:
         if killed:
             return self._write(a, k, attempt, trigger, due, start, env.now, None, aid, killed=True)
         return self._write(a, k, attempt, trigger, due, start, env.now, fail, aid)
+
+    def _touch_waiting(self, a: Asset, u: Asset) -> None:
+        """``a`` waits on ``u``: faults holding ``u`` back now reach ``a`` (late data cascades)."""
+        for f in u.faults:
+            if f.active and f.model.effect in _HOLDING:
+                self._touch(f, a)
+        held = self.window_faults.get((u.idx, u.done_until + 1)) if self.window_faults else None
+        for fid in held or ():
+            self._touch(self.faults[fid], a)
 
     def _waiter(self, u: Asset, ku: int) -> simpy.Event:
         ev = self.env.event()
