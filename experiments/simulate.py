@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 
 from envs.sim.episode import simulate
 from envs.sim.ledger import faults_table, partitions_table, runs_table, summary
-from envs.sim.telemetry import to_openlineage, write_jsonl
+from envs.sim.telemetry import export_jsonl
 from envs.sim.world import World
 from experiments.console import print_summary
 
@@ -30,7 +30,7 @@ def write_outputs(world: World, out: Path) -> dict[str, Any]:
     """Write a world's telemetry, ledger and tables into ``out``; return its summary."""
     out.mkdir(parents=True, exist_ok=True)
     specs = [a.spec for a in world.assets]
-    write_jsonl(out / "events.openlineage.jsonl", to_openlineage(world.log, specs))
+    export_jsonl(out / "events.openlineage.jsonl", world.log, specs)
     faults_table(world).to_csv(out / "ledger.csv", index=False)
     partitions_table(world).to_csv(out / "partitions.csv", index=False)
     runs_table(world).to_csv(out / "runs.csv", index=False)

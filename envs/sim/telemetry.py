@@ -297,8 +297,8 @@ class _Exporter:
         v["rows"] = rows
         for j, rate in enumerate(rates):
             if math.isfinite(rate):
-                v[f"nullCount{j}"] = round(rows * rate)
-        total = rows * rec.value_mean
+                v[f"nullCount{j}"] = round(rows * float(rate))
+        total = rows * float(rec.value_mean)
         if math.isfinite(total):
             v["valueSum"] = total
         failed = set(rec.failed_checks)
