@@ -76,9 +76,9 @@ def verify_assets(world: World, assets: set[int] | frozenset[int], since: float 
     every check on the incident's assets and their lineage.
     """
     for f in world.faults:
-        if not f.started or f.onset < since and f.resolved:
+        if not f.started or (f.onset < since and f.resolved):
             continue
-        if f.root.idx in assets or assets.intersection(f.affected):
-            if not verify(world, f.fid).success:
-                return False
+        touches = f.root.idx in assets or assets.intersection(f.affected)
+        if touches and not verify(world, f.fid).success:
+            return False
     return True

@@ -7,6 +7,7 @@ episode start; assets are indexes into ``Pipeline.names``.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 RUN_STATUSES = ("success", "failed", "killed")
@@ -24,7 +25,9 @@ class RunRecord(NamedTuple):
         asset: asset index.
         window: partition index k; the window ends at ``k * every_min``.
         attempt: 0 for the scheduled run, then 1, 2, ... for reruns of the same window.
-        trigger: ``schedule``, ``retry``, ``rerun``, ``backfill``, ``human`` or ``storm``.
+        trigger: ``schedule``; for a re-execution the action kind that caused it (``retry``,
+            ``wait``, ``rerun``, ``backfill``, ``dedupe``, ``escalate`` ...); ``auto_retry`` for
+            the orchestrator's own retries.
         scheduled_at: when the run was due.
         started_at: when it got its warehouse slots and began.
         ended_at: when it finished (the partition's arrival time if it succeeded).
@@ -40,6 +43,7 @@ class RunRecord(NamedTuple):
         partition_state: resulting partition state code (see ``PARTITION_STATES``).
         error_class: error class of a failed run, else "".
         error_message: error text of a failed run or failing check, else "".
+        ready_at: when its inputs were ready and it asked for a warehouse slot.
     """
 
     run_id: int
@@ -62,11 +66,17 @@ class RunRecord(NamedTuple):
     partition_state: int
     error_class: str
     error_message: str
+    ready_at: float = math.nan
 
     @property
     def queued_min(self) -> float:
         """Minutes spent waiting for upstream data and warehouse slots."""
         return self.started_at - self.scheduled_at
+
+    @property
+    def slot_wait_min(self) -> float:
+        """Minutes spent waiting for a warehouse slot once the inputs were ready."""
+        return self.started_at - self.ready_at
 
     @property
     def runtime_min(self) -> float:

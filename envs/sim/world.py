@@ -259,6 +259,7 @@ class World:
                     while u.done_until < ku or u.blocked_out:
                         yield self._waiter(u, ku)
         req = None
+        ready = env.now
         if a.uses_slot:
             req = self.warehouse.request(priority=a.priority)
             if not req.triggered:  # granted at once when a slot is free: no need to suspend
@@ -291,8 +292,10 @@ class World:
                 self.warehouse.release(req)
                 self.warehouse.busy_slot_minutes += env.now - start
         if killed:
-            return self._write(a, k, attempt, trigger, due, start, env.now, None, aid, killed=True)
-        return self._write(a, k, attempt, trigger, due, start, env.now, fail, aid)
+            return self._write(
+                a, k, attempt, trigger, due, start, env.now, None, aid, killed=True, ready=ready
+            )
+        return self._write(a, k, attempt, trigger, due, start, env.now, fail, aid, ready=ready)
 
     def _touch_waiting(self, a: Asset, u: Asset) -> None:
         """``a`` waits on ``u``: faults holding ``u`` back now reach ``a`` (late data cascades)."""
@@ -329,9 +332,12 @@ class World:
         *,
         killed: bool = False,
         sensor: bool = False,
+        ready: float = -1.0,
     ) -> RunRecord:
         """Compute the partition of window ``k``, evaluate checks, record and propagate."""
         self._run_id += 1
+        if ready < 0:
+            ready = start
         slot_h = (end_t - start) / 60.0 if a.uses_slot else 0.0
         cost = slot_h * self.warehouse.price_per_slot_hour
         if killed or fail is not None or sensor:
@@ -352,7 +358,7 @@ class World:
                 causes = ()
             rec = RunRecord(
                 self._run_id, a.idx, k, attempt, trigger, due, start, end_t, status, 0, (),
-                0.0, a.schema_version, 0.0, 0.0, cost, (), FAILED, ecls, msg,
+                0.0, a.schema_version, 0.0, 0.0, cost, (), FAILED, ecls, msg, ready,
             )  # fmt: skip
             self._store(a, k, rec, FAILED, causes, None, aid)
             if fail is not None and fail.params.get("end_on_hit"):
@@ -408,7 +414,7 @@ class World:
                 msg = self._check_message(a, corr, failed_checks)
         rec = RunRecord(
             self._run_id, a.idx, k, attempt, trigger, due, start, end_t, "success", rows, nulls,
-            dup, schema, vmean, a.spec.value_std, cost, failed_checks, state, "", msg,
+            dup, schema, vmean, a.spec.value_std, cost, failed_checks, state, "", msg, ready,
         )  # fmt: skip
         self._store(a, k, rec, state, causes, corr, aid)
         return rec
@@ -679,9 +685,10 @@ class World:
                 self._run_id += 1
                 ecls, msg = self._error_for(f, a)
                 rec = RunRecord(
-                    self._run_id, a.idx, k, a.attempts.get(k, 0) + 1, "storm", start, start,
+                    self._run_id, a.idx, k, a.attempts.get(k, 0) + 1, "auto_retry", start, start,
                     self.env.now, "failed", 0, (), 0.0, a.schema_version, 0.0, 0.0,
                     3.0 / 60.0 * self.warehouse.price_per_slot_hour, (), int(a.state[k]), ecls, msg,
+                    start,
                 )  # fmt: skip
                 self._touch(f, a)
                 self.log.append(rec)

@@ -151,11 +151,13 @@ def test_contention_makes_runs_queue(quiet_world, cause):
     q_after = [
         r.queued_min
         for r in w.log
-        if T0 <= r.started_at < T0 + 240 and w.assets[r.asset].uses_slot and r.trigger != "storm"
+        if T0 <= r.started_at < T0 + 240
+        and w.assets[r.asset].uses_slot
+        and r.trigger != "auto_retry"
     ]
     assert sum(q_after) / len(q_after) > sum(q_before) / len(q_before) + 0.05
     if cause == "retry_storm":
-        assert sum(1 for r in w.log if r.trigger == "storm") > 10
+        assert sum(1 for r in w.log if r.trigger == "auto_retry") > 10
 
 
 def test_planned_faults_follow_the_scenario(quiet_world):

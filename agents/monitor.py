@@ -1,0 +1,355 @@
+"""Pipeline Monitor (event-driven): turns run telemetry into deduplicated, grouped alerts.
+
+It subscribes to the world's run records as they are written and keeps, per asset, what an
+observer can see. Detectors:
+
+===============  ===========================================================================
+signal           rule
+===============  ===========================================================================
+freshness        a deadline timer per asset (window end + freshness SLA + grace); it fires
+                 only if that partition has not arrived — no polling
+run_failure      a run failed (error class and message as evidence)
+check_failure    an error-severity dbt-like check failed (warn-severity checks do not alert)
+volume,          seasonal z-scores in the style of Elementary's defaults: sensitivity 3,
+null_rate,       14-day training window; volume is bucketed by hour of day x weekday/weekend
+duplicate_rate,  (weekday/weekend for daily assets), other signals pool all hours; an alert
+value_mean,      needs |z| > sensitivity *and* a change that is not tiny (15% of volume, 10%
+runtime, queue   of a mean, one point of a rate); values that alerted are not learned;
+                 volume and run time are scored on a log scale (their noise is
+                 multiplicative); queue is the wait for a slot once the inputs are ready
+schema_change    the schema version changed (additive changes alert only if configured)
+===============  ===========================================================================
+
+Thresholds are parameters (``MonitorConfig``, with per-signal sensitivity overrides for the SLA
+optimizer). Alerts can be suppressed during announced planned backfills (runtime, queue,
+freshness) and, with a business calendar, volume alerts on holidays. Baselines are primed from a
+history of the same pipeline (``prime``) before the episode starts, as a deployed monitor would
+have learned them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from agents.incidents import Incident, IncidentBook
+from agents.records import Alert
+from envs.sim.records import RunRecord
+from envs.sim.world import World
+
+_FLOORS = {  # the smallest standard deviation a baseline may claim (kind, value)
+    "volume": ("abs", 0.05),  # log scale: 5%
+    "value_mean": ("rel", 0.02),
+    "runtime": ("abs", 0.10),  # log scale: 10%
+    "null_rate": ("abs", 0.002),
+    "duplicate_rate": ("abs", 0.002),
+    "queue": ("abs", 2.0),
+}
+_MIN_CHANGE = {
+    "volume": ("abs", 0.15),  # log scale: about 15%
+    "value_mean": ("rel", 0.10),
+    "runtime": ("abs", 0.25),  # log scale: about 30%
+    "null_rate": ("abs", 0.01),
+    "duplicate_rate": ("abs", 0.01),
+    "queue": ("abs", 5.0),
+}
+ANOMALY_SIGNALS = tuple(_FLOORS)
+SPIKE_ONLY = frozenset({"null_rate", "duplicate_rate", "runtime", "queue"})
+"""Signals where only an increase is a problem (Elementary's ``anomaly_direction: spike``)."""
+SEASONAL = frozenset({"volume"})
+"""Signals with hour-of-day (or weekday) seasonality; the others pool all hours."""
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Detector settings.
+
+    Attributes:
+        anomaly_detection: run the seasonal z-score detectors (else only checks, failures and
+            freshness — static detection).
+        sensitivity: z-score threshold.
+        family_sensitivity: per-signal overrides of ``sensitivity``.
+        training_days: length of the training window.
+        min_training_points: a bucket needs this many values before it may alert.
+        seasonality: bucket volume baselines by hour of day and weekday/weekend (sub-daily
+            assets) or by weekday/weekend (daily assets).
+        freshness_grace_min: minutes past the SLA before a freshness alert.
+        alert_on_additive_schema: alert on every schema version change.
+        suppress_during_backfills: mute runtime/queue/freshness alerts during planned backfills.
+        holidays: business-calendar days on which volume alerts are muted.
+        group_window_min: how long a quiet incident still takes related alerts.
+    """
+
+    anomaly_detection: bool = True
+    sensitivity: float = 3.0
+    family_sensitivity: Mapping[str, float] = field(default_factory=dict)
+    training_days: float = 14.0
+    min_training_points: int = 4
+    seasonality: bool = True
+    freshness_grace_min: float = 0.0
+    alert_on_additive_schema: bool = False
+    suppress_during_backfills: bool = True
+    holidays: tuple[int, ...] = ()
+    group_window_min: float = 240.0
+
+
+class _Baseline:
+    """Running mean/std of one bucket over a sliding time window (O(1) per update)."""
+
+    __slots__ = ("n", "s", "ss", "values")
+
+    def __init__(self) -> None:
+        self.values: deque[tuple[float, float]] = deque()
+        self.n = 0
+        self.s = 0.0
+        self.ss = 0.0
+
+    def add(self, t: float, x: float, horizon: float) -> None:
+        self.values.append((t, x))
+        self.n += 1
+        self.s += x
+        self.ss += x * x
+        v = self.values
+        while v and v[0][0] < t - horizon:
+            _, old = v.popleft()
+            self.n -= 1
+            self.s -= old
+            self.ss -= old * old
+
+    def stats(self) -> tuple[float, float]:
+        mean = self.s / self.n
+        var = max(0.0, self.ss / self.n - mean * mean)
+        return mean, math.sqrt(var)
+
+
+class PipelineMonitor:
+    """The Pipeline Monitor of one world.
+
+    Args:
+        world: the world to watch (only its telemetry and public schedule are read).
+        config: detector settings.
+        on_alert: called as ``on_alert(alert, incident, new_incident)`` for every emitted alert.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        config: MonitorConfig,
+        on_alert: Callable[[Alert, Incident, bool], None] | None = None,
+    ) -> None:
+        self.world = world
+        self.cfg = config
+        self.on_alert = on_alert
+        n = len(world.assets)
+        related = []
+        for a in world.assets:
+            anc = {u.idx for u in world.assets if a.idx in u.descendants}
+            related.append(frozenset(anc | a.descendants | {a.idx}))
+        self.book = IncidentBook(related, config.group_window_min)
+        self.alerts: list[Alert] = []
+        self.arrived = [0] * n  # latest successfully delivered window per asset
+        self.schema = [1] * n
+        self.last: list[RunRecord | None] = [None] * n
+        self.failed_runs: list[list[RunRecord]] = [[] for _ in range(n)]
+        self._base: dict[tuple[int, str, int], _Baseline] = {}
+        self._window = config.training_days * 1440.0
+        self._sens = {
+            s: config.family_sensitivity.get(s, config.sensitivity) for s in ANOMALY_SIGNALS
+        }
+        self._backfills = [(b.start, b.end + 60.0) for b in world.planned_backfills]
+        self._error_checks = [
+            {i for i, c in enumerate(a.spec.checks) if c.severity == "error"} for a in world.assets
+        ]
+
+    # ------------------------------------------------------------------ wiring
+    def prime(self, history: Iterable[RunRecord], offset_min: float) -> None:
+        """Learn baselines from an earlier run of the same pipeline (no alerts).
+
+        Args:
+            history: run records of a history simulation.
+            offset_min: subtract this from history times so they end before the episode.
+        """
+        for r in history:
+            if r.status == "success" and r.trigger == "schedule":
+                self._learn(r, r.ended_at - offset_min)
+
+    def start(self) -> None:
+        """Subscribe to telemetry and start the freshness timers."""
+        self.world.subscribe(self._on_record)
+        for a in self.world.assets:
+            if a.n_windows:
+                self.world.env.process(self._freshness(a.idx))
+
+    # ------------------------------------------------------------------ detectors
+    def _on_record(self, r: RunRecord) -> None:
+        a = r.asset
+        t = r.ended_at
+        if r.status != "success":
+            self.failed_runs[a].append(r)
+            self._raise(a, "run_failure", t, 1.0, 0.0, f"{r.error_class}: {r.error_message}", r)
+            return
+        self.last[a] = r
+        if r.window > self.arrived[a]:
+            self.arrived[a] = r.window
+        if r.failed_checks:
+            errs = [i for i in r.failed_checks if i in self._error_checks[a]]
+            if errs:
+                spec = self.world.assets[a].spec
+                kinds = ", ".join(spec.checks[i].kind for i in errs)
+                detail = f"failed checks: {kinds}" + (
+                    f" — {r.error_message}" if r.error_message else ""
+                )
+                self._raise(a, "check_failure", t, float(len(errs)), 0.0, detail, r)
+        if r.schema_version != self.schema[a]:
+            changed = r.schema_version - self.schema[a]
+            self.schema[a] = r.schema_version
+            if self.cfg.alert_on_additive_schema or r.failed_checks:
+                old = r.schema_version - changed
+                self._raise(
+                    a, "schema_change", t, float(r.schema_version), float(old),
+                    f"schema version {old} -> {r.schema_version}", r,
+                )  # fmt: skip
+        if self.cfg.anomaly_detection and r.trigger == "schedule":
+            self._anomalies(r, t)
+        elif r.trigger == "schedule":
+            self._learn(r, t)
+
+    def _metrics(self, r: RunRecord) -> tuple[tuple[str, float], ...]:
+        # volume and run time vary multiplicatively: their baselines live on a log scale
+        quality = (
+            ("volume", math.log1p(r.rows)),
+            ("null_rate", max(r.null_rates) if r.null_rates else 0.0),
+            ("duplicate_rate", r.duplicate_rate),
+            ("value_mean", r.value_mean),
+        )
+        if not self.world.assets[r.asset].uses_slot:
+            return quality
+        wait = r.started_at - (r.ready_at if r.ready_at == r.ready_at else r.scheduled_at)
+        return (
+            *quality,
+            ("runtime", math.log(max(r.ended_at - r.started_at, 1e-3))),
+            ("queue", wait),
+        )
+
+    def _bucket(self, asset: int, t: float, signal: str = "volume") -> int:
+        if not self.cfg.seasonality or signal not in SEASONAL:
+            return -1
+        weekend = int(t // 1440) % 7 >= 5
+        if self.world.assets[asset].every < 1440:
+            return int(t // 60) % 24 + (24 if weekend else 0)
+        return 1 if weekend else 0
+
+    def _learn(self, r: RunRecord, t: float, skip: frozenset[str] = frozenset()) -> None:
+        end = r.window * self.world.assets[r.asset].every
+        for name, x in self._metrics(r):
+            if name in skip:
+                continue
+            key = (r.asset, name, self._bucket(r.asset, end, name))
+            base = self._base.get(key)
+            if base is None:
+                base = self._base[key] = _Baseline()
+            base.add(t, x, self._window)
+
+    def _anomalies(self, r: RunRecord, t: float) -> None:
+        a = r.asset
+        end = r.window * self.world.assets[a].every
+        flagged = set()
+        for name, x in self._metrics(r):
+            base = self._base.get((a, name, self._bucket(a, end, name)))
+            if base is None or base.n < self.cfg.min_training_points:
+                continue
+            mean, std = base.stats()
+            kind, floor = _FLOORS[name]
+            std = max(std, floor * abs(mean) if kind == "rel" else floor)
+            z = (x - mean) / std if std > 0 else 0.0
+            sens = self._sens[name]
+            if abs(z) <= sens or (z < 0 and name in SPIKE_ONLY):
+                continue
+            kind, tiny = _MIN_CHANGE[name]
+            change = abs(x - mean) / abs(mean) if kind == "rel" and mean else abs(x - mean)
+            if change <= tiny:
+                continue
+            flagged.add(name)
+            if name in ("volume", "runtime"):
+                shown = math.expm1(x) if name == "volume" else math.exp(x)
+                usual = math.expm1(mean) if name == "volume" else math.exp(mean)
+                detail = (
+                    f"{name}={shown:.4g} vs seasonal typical {usual:.4g} (z={z:+.1f}, log scale)"
+                )
+            else:
+                detail = f"{name}={x:.4g} vs seasonal mean {mean:.4g} (std {std:.3g}, z={z:+.1f})"
+            self._raise(a, name, t, z, sens if z > 0 else -sens, detail, r)
+        self._learn(r, t, frozenset(flagged))
+
+    def _freshness(self, asset: int) -> Generator[simpy.Event, Any, None]:
+        env = self.world.env
+        a = self.world.assets[asset]
+        grace = self.cfg.freshness_grace_min
+        alerted = 0  # latest window already reported late
+        while True:
+            w = max(self.arrived[asset], alerted) + 1
+            if w > a.n_windows:
+                return
+            deadline = w * a.every + a.sla + grace
+            if deadline > self.world.horizon:
+                return
+            if env.now < deadline:
+                yield env.timeout(deadline - env.now)
+            if self.arrived[asset] < w:
+                late = env.now - (w * a.every + a.sla)
+                detail = f"window {w} not delivered {a.sla:.0f} min after it closed (SLA)"
+                self._raise(asset, "freshness", env.now, late, grace, detail, None, window=w)
+                alerted = w
+
+    def recent_assets(self, signals: frozenset[str], since: float) -> set[int]:
+        """Assets with an alert of one of ``signals`` at or after ``since``."""
+        out = set()
+        for al in reversed(self.alerts):
+            if al.t < since:
+                break
+            if al.signal in signals:
+                out.add(al.asset)
+        return out
+
+    # ------------------------------------------------------------------ alerting
+    def _suppressed(self, signal: str, t: float) -> bool:
+        if self.cfg.suppress_during_backfills and signal in ("runtime", "queue", "freshness"):
+            for start, end in self._backfills:
+                if start <= t <= end:
+                    return True
+        return signal == "volume" and int(t // 1440) in self.cfg.holidays
+
+    def _raise(
+        self,
+        asset: int,
+        signal: str,
+        t: float,
+        value: float,
+        threshold: float,
+        detail: str,
+        r: RunRecord | None,
+        *,
+        window: int = -1,
+    ) -> None:
+        if self._suppressed(signal, t):
+            return
+        inc, new, dup = self.book.place(asset, signal, t)
+        if dup:
+            inc.duplicates += 1
+            inc.last_at = t
+            return
+        a = self.world.assets[asset]
+        alert = Alert(
+            len(self.alerts), t, asset, a.name, a.layer, signal, float(value), float(threshold),
+            detail, inc.incident_id, r.run_id if r is not None else -1,
+            r.window if r is not None else window,
+        )  # fmt: skip
+        self.alerts.append(alert)
+        self.book.add(inc, alert)
+        if self.on_alert is not None:
+            self.on_alert(alert, inc, new)

@@ -1,0 +1,312 @@
+"""The operations organization, wired together, and the four organizations compared by config.
+
+=============  ==============================================================================
+organization   what it is
+=============  ==============================================================================
+manual         static detection (dbt-like checks, failures, freshness); no automation: every
+               incident waits for a human (escalation)
+static         static detection + blind retry, then a human — the leaderboard's reference
+elementary     seasonal z-score detection (Elementary-style) + blind retry, then a human
+rules          the full BP-0005 organization: monitor with z-scores and a business calendar,
+               three-layer triage with RCA and the knowledge base, playbooks with guardrails,
+               verification, escalation, and the knowledge manager's records
+=============  ==============================================================================
+
+``Organization(world, config, ...)`` attaches to a world before it runs: the monitor subscribes to
+telemetry, each new incident gets a SimPy process (triage after ``triage_delay_min``, then
+remediation), and closed incidents go to the knowledge base in one transaction each.
+``finish()`` turns everything into an ``EpisodeResult`` for the scorecard.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+import simpy
+
+from agents.incidents import Incident
+from agents.monitor import MonitorConfig, PipelineMonitor
+from agents.playbooks import plan
+from agents.rca import RootCauseAnalyzer
+from agents.records import Alert, Diagnosis, EpisodeResult, IncidentSummary, RootCandidate
+from agents.remediation import AutoRemediation
+from agents.triage import IssueTriage, Proposal, RoutePolicy, TriageConfig
+from envs.sim.ledger import exposure_hours_by_fault, fault_records, partitions_table
+from envs.sim.oracle import verify, verify_assets
+from envs.sim.records import RunRecord
+from envs.sim.world import World
+from scenarios.spec import Scenario
+from scenarios.vocab import DESTRUCTIVE_ACTIONS
+
+ORG_NAMES = ("manual", "static", "elementary", "rules")
+HISTORY_SEED = 2**31 - 1
+"""Seed of the history a monitor is primed with (outside every scenario's seed split)."""
+_SIGNAL_TYPE = {
+    "run_failure": "late_arrival",
+    "freshness": "late_arrival",
+    "check_failure": "validation_failure",
+    "schema_change": "validation_failure",
+    "volume": "quality_anomaly",
+    "null_rate": "quality_anomaly",
+    "duplicate_rate": "quality_anomaly",
+    "value_mean": "quality_anomaly",
+    "runtime": "performance_degradation",
+    "queue": "performance_degradation",
+}
+
+
+@dataclass(frozen=True)
+class OrgConfig:
+    """An organization's settings.
+
+    Attributes:
+        name: manual, static, elementary or rules.
+        monitor: detector settings.
+        triage: guardrail settings (rules only).
+        automation: ``none`` (escalate everything), ``blind_retry`` or ``playbooks``.
+        use_calendar: mute volume alerts on business holidays and treat them as benign.
+        triage_delay_min: minutes an incident gathers alerts before triage.
+        history_days: days of history the monitor's baselines are primed with.
+    """
+
+    name: str
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    triage: TriageConfig = field(default_factory=TriageConfig)
+    automation: str = "playbooks"
+    use_calendar: bool = True
+    triage_delay_min: float = 5.0
+    history_days: float = 14.0
+
+
+def org_config(name: str) -> OrgConfig:
+    """The named organization's config.
+
+    Raises:
+        ValueError: for an unknown name (lists the valid ones).
+    """
+    static = MonitorConfig(anomaly_detection=False, alert_on_additive_schema=False)
+    if name == "manual":
+        return OrgConfig(name, static, automation="none", use_calendar=False)
+    if name == "static":
+        return OrgConfig(name, static, automation="blind_retry", use_calendar=False)
+    if name == "elementary":
+        mon = MonitorConfig(alert_on_additive_schema=True, suppress_during_backfills=False)
+        return OrgConfig(name, mon, automation="blind_retry", use_calendar=False)
+    if name == "rules":
+        return OrgConfig(name)
+    raise ValueError(f"org: unknown organization {name!r}; expected one of {', '.join(ORG_NAMES)}")
+
+
+@lru_cache(maxsize=16)
+def _history(source: str, name: str, days: float) -> tuple[RunRecord, ...]:
+    from scenarios.loader import load_scenario
+
+    sc = load_scenario(source or name)
+    return _simulate_history(sc, days)
+
+
+def _simulate_history(sc: Scenario, days: float) -> tuple[RunRecord, ...]:
+    spec = sc.spec.model_copy(update={"faults": (), "horizon_days": days, "warmup_days": 0.0})
+    noise = spec.noise.model_copy(update={"backfills": ()})
+    quiet = sc.model_copy(update={"spec": spec.model_copy(update={"noise": noise})})
+    w = World(quiet, HISTORY_SEED)
+    w.run()
+    return tuple(w.log)
+
+
+def history(scenario: Scenario, days: float) -> tuple[RunRecord, ...]:
+    """Run records of ``days`` of fault-free history of ``scenario``'s pipeline (cached)."""
+    if scenario.source and scenario.source != "bench":
+        return _history(scenario.source, scenario.name, days)
+    return _simulate_history(scenario, days)
+
+
+class Organization:
+    """One organization attached to one world.
+
+    Args:
+        world: the world, before it runs.
+        config: the organization's settings.
+        knowledge: a knowledge base with ``record_incident`` and ``recurrence`` (or None).
+        route_policy: the triage route slot (rules organization; default: the rules' choice).
+        prime: prime the monitor with history (disable only in unit tests).
+    """
+
+    def __init__(
+        self,
+        world: World,
+        config: OrgConfig,
+        *,
+        knowledge: Any = None,
+        route_policy: RoutePolicy | None = None,
+        prime: bool = True,
+    ) -> None:
+        self.world = world
+        self.cfg = config
+        self.kb = knowledge
+        mcfg = config.monitor
+        holidays = world.scenario.spec.noise.holidays if config.use_calendar else ()
+        mcfg = replace(mcfg, holidays=tuple(holidays))
+        self.monitor = PipelineMonitor(world, mcfg, self._on_alert)
+        if prime and config.history_days > 0:
+            hist = history(world.scenario, config.history_days)
+            self.monitor.prime(hist, config.history_days * 1440.0)
+        self.rca = RootCauseAnalyzer(world)
+        self.triage = IssueTriage(
+            world, self.monitor, self.rca, self._recurrence, route_policy, config.triage,
+            tuple(holidays),
+        )  # fmt: skip
+        self.remediation = AutoRemediation(world, on_close=self._on_close)
+        self.diagnoses: list[Diagnosis] = []
+        self.summaries: dict[int, IncidentSummary] = {}
+        self.unsafe: list[int] = []
+        self.monitor.start()
+
+    # ------------------------------------------------------------------ events
+    def _on_alert(self, alert: Alert, inc: Incident, new: bool) -> None:
+        if new:
+            inc.proc = self.world.env.process(self._handle(inc))
+
+    def _recurrence(self, asset: int, issue_type: str, now: float) -> int:
+        if self.kb is None:
+            return 0
+        return int(self.kb.recurrence(asset, issue_type, before=now))
+
+    def _handle(self, inc: Incident) -> Generator[simpy.Event, Any, None]:
+        w = self.world
+        yield w.env.timeout(self.cfg.triage_delay_min)
+        if self.cfg.automation == "playbooks":
+            diag, prop = self.triage.diagnose(inc)
+        else:
+            diag, prop = self._signal_diagnosis(inc)
+        inc.diagnosis = diag
+        inc.status = "diagnosed"
+        self.diagnoses.append(diag)
+        if diag.route == "none":
+            inc.status = "closed"
+            inc.resolution = "benign"
+            self._on_close(inc)
+            return
+        if prop.target < 0 and self.cfg.automation == "playbooks":
+            # one warehouse-wide remediation at a time: join the one in progress
+            others = [
+                i for i in self.monitor.book.incidents
+                if i is not inc and i.active and i.diagnosis is not None and i.proc is not None
+                and i.diagnosis.subtype == diag.subtype and i.proc.is_alive
+            ]  # fmt: skip
+            if others:
+                yield others[0].proc
+                if verify_assets(w, frozenset(inc.assets), since=inc.opened_at - 1440.0):
+                    inc.status = "resolved"
+                    inc.resolved_at = w.now
+                    inc.resolution = "auto"
+                    self._on_close(inc)
+                    return
+        rungs = plan(diag.route, prop.subtype, blind=self.cfg.automation == "blind_retry")
+        if self.cfg.automation == "none":
+            rungs = []
+        scope = set(inc.assets) | {c.asset for c in diag.root_candidates}
+        if prop.target >= 0:
+            scope.add(prop.target)
+        for kind, _ in rungs:
+            if kind in DESTRUCTIVE_ACTIONS and not self.triage.has_evidence(inc, kind, prop.target):
+                self.unsafe.append(inc.incident_id)
+        yield from self.remediation.run(inc, rungs, prop.target, scope)
+
+    def _signal_diagnosis(self, inc: Incident) -> tuple[Diagnosis, Proposal]:
+        first = inc.alerts[0]
+        issue = _SIGNAL_TYPE.get(first.signal, "unknown")
+        route = "escalate" if self.cfg.automation == "none" else "retry"
+        cand = (RootCandidate(first.asset, first.asset_name, 1.0, "first alerted asset"),)
+        diag = Diagnosis(
+            inc.incident_id, self.world.now, issue, "unknown", first.layer, "major",
+            "escalate" if route == "escalate" else "auto_fix", route, route, 0.0,
+            (f"first alert: {first.signal} on {first.asset_name}",), cand, "",
+        )  # fmt: skip
+        return diag, Proposal(issue, "unknown", first.asset, route, 0.0, diag.evidence)
+
+    def _on_close(self, inc: Incident) -> None:
+        s = self._summary(inc)
+        self.summaries[inc.incident_id] = s
+        if self.kb is not None:
+            sc = self.world.scenario
+            self.kb.record_incident(
+                s, inc.steps, scenario=sc.name, seed=self.world.seed, org=self.cfg.name
+            )
+
+    def _summary(self, inc: Incident) -> IncidentSummary:
+        d = inc.diagnosis
+        first = inc.alerts[0]
+        root = d.root_candidates[0].asset if d and d.root_candidates else -1
+        resolution = inc.resolution or "open"
+        return IncidentSummary(
+            inc.incident_id, first.asset, first.asset_name, first.layer, inc.opened_at,
+            d.t if d else math.nan, inc.resolved_at, d.issue_type if d else "unknown",
+            d.severity if d else "major", root,
+            (d.subtype if d else "unknown"), resolution, resolution in ("auto", "manual"),
+            tuple(s.kind for s in inc.steps), len(inc.alerts), (), None,
+            inc.resolved_at - inc.opened_at,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ results
+    def finish(self) -> EpisodeResult:
+        """Close the books at the end of the episode and return everything for the scorecard."""
+        w = self.world
+        for inc in self.monitor.book.incidents:
+            if inc.incident_id not in self.summaries or inc.active:
+                self.summaries[inc.incident_id] = self._summary(inc)
+        faults = fault_records(w)
+        verdicts = {}
+        for f in faults:
+            v = verify(w, f.fault_id)
+            verdicts[f.fault_id] = (v.fixed, v.clean)
+        unsafe = tuple(
+            s.action_id for s in self.remediation.log if s.incident_id in set(self.unsafe)
+            and s.kind in DESTRUCTIVE_ACTIONS and s.action_id >= 0
+        )  # fmt: skip
+        return EpisodeResult(
+            scenario=w.scenario.name,
+            seed=w.seed,
+            org=self.cfg.name,
+            days=w.horizon / 1440.0,
+            horizon=w.horizon,
+            faults=faults,
+            alerts=list(self.monitor.alerts),
+            diagnoses=list(self.diagnoses),
+            remediations=list(self.remediation.log),
+            incidents=[self.summaries[i] for i in sorted(self.summaries)],
+            actions=list(w.actions),
+            partitions=partitions_table(w),
+            asset_names=[a.name for a in w.assets],
+            asset_layers=[a.layer for a in w.assets],
+            exposure_hours=exposure_hours_by_fault(w),
+            warehouse_cost=w.warehouse.cost,
+            human_minutes=w.human_minutes,
+            verdicts=verdicts,
+            unsafe_actions=unsafe,
+        )
+
+
+def run_episode(
+    scenario: Scenario,
+    seed: int,
+    org: str | OrgConfig,
+    *,
+    days: float | None = None,
+    knowledge: Any = None,
+    route_policy: RoutePolicy | None = None,
+) -> tuple[World, EpisodeResult]:
+    """Simulate one episode with an organization in the loop.
+
+    Returns:
+        The world (for its telemetry) and the organization's episode result.
+    """
+    cfg = org_config(org) if isinstance(org, str) else org
+    world = World(scenario, seed, days=days)
+    o = Organization(world, cfg, knowledge=knowledge, route_policy=route_policy)
+    world.run()
+    return world, o.finish()

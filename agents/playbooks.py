@@ -1,0 +1,74 @@
+"""Playbooks: per diagnosed cause, the ladder of remediation rungs, least aggressive first.
+
+A rung is (action kind, parameters); ``sleep`` waits without acting and then re-checks (a bad
+source has to recover before a backfill can help; one slow run is not yet a regression). An
+empty ladder means the cause needs a human: escalate. The rules' route for a cause is its
+ladder's first action. ``scale_warehouse`` takes ``factor`` (relative to the current size)
+instead of ``slots``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Rung = tuple[str, dict[str, Any]]
+LADDERS: dict[str, list[Rung]] = {
+    "upstream_outage": [("wait", {"minutes": 60.0}), ("wait", {"minutes": 60.0}),
+                        ("wait", {"minutes": 120.0})],
+    "transient_failure": [("retry", {"attempts": 3, "backoff_min": 5.0}),
+                          ("wait", {"minutes": 30.0})],
+    "credentials_expired": [],
+    "duplicates/replayed_load": [("dedupe", {}), ("rerun", {})],
+    "duplicates/bad_join": [("rerun", {}), ("rerun", {})],
+    "nulls/source_nulls": [("sleep", {"minutes": 120.0}), ("backfill", {}),
+                           ("sleep", {"minutes": 240.0}), ("backfill", {})],
+    "nulls/upstream_rename": [("apply_schema_mapping", {})],
+    "volume_drop/partial_extract": [("backfill", {}), ("rerun", {})],
+    "volume_drop/upstream_filter_change": [],
+    "distribution_shift/unit_change": [],
+    "distribution_shift/stale_reference": [("rerun", {}), ("backfill", {})],
+    "schema_drift/column_renamed": [("apply_schema_mapping", {})],
+    "schema_drift/type_changed": [],
+    "slow_query/plan_regression": [("sleep", {"minutes": 65.0}), ("kill_query", {}),
+                                   ("kill_query", {})],
+    "slow_query/data_skew": [("sleep", {"minutes": 65.0}), ("scale_warehouse", {"factor": 1.5}),
+                             ("scale_warehouse", {"factor": 1.5})],
+    "resource_contention/noisy_neighbor": [("kill_query", {}),
+                                           ("scale_warehouse", {"factor": 1.5})],
+    "resource_contention/retry_storm": [("kill_query", {}), ("reprioritize", {"priority": 2})],
+    "resource_contention/undersized_warehouse": [("scale_warehouse", {"factor": 2.0}),
+                                                 ("scale_warehouse", {"factor": 1.5})],
+}  # fmt: skip
+"""Diagnosed cause (``<subtype>`` or ``<subtype>/<cause>``) → its ladder."""
+
+BLIND_RETRY: list[Rung] = [("retry", {"attempts": 3, "backoff_min": 5.0})]
+"""The reference organizations' playbook for everything: retry, then a human."""
+
+
+def first_route(key: str) -> str:
+    """The first action of ``key``'s ladder, or ``escalate`` if it has none."""
+    for kind, _ in LADDERS.get(key, []):
+        if kind != "sleep":
+            return kind
+    return "escalate"
+
+
+def plan(route: str, key: str, *, blind: bool = False) -> list[Rung]:
+    """The rungs to climb for an incident routed to ``route`` with diagnosed cause ``key``.
+
+    Args:
+        route: the route after the policy and the guardrails.
+        key: the diagnosed cause.
+        blind: the reference organizations' blind retry, whatever the cause.
+
+    Returns:
+        The rungs (escalation follows them when they do not fix the incident).
+    """
+    if route in ("escalate", "none"):
+        return []
+    if blind:
+        return list(BLIND_RETRY)
+    ladder = LADDERS.get(key, [])
+    if first_route(key) == route:
+        return list(ladder)
+    return [(route, {})]

@@ -1,0 +1,502 @@
+"""Issue Triage, three layers: deterministic rules, a route slot, and guardrails.
+
+Layer 1 (rules) classifies an incident from what an operator can see — its alerts, the failing
+runs' error classes and messages, the statistics of the latest partitions, lineage (RCA), the
+knowledge base's recurrence counts, the warehouse's running queries and the business calendar —
+into issue type, subtype, layer, severity (critical: wrong data already visible at Delivery;
+major: data late, failed or held back; minor: cosmetic or performance within SLA) and a proposed
+route with a confidence. Layer 2 is the route slot: a ``RoutePolicy`` that may replace the rules'
+choice (the default keeps it; a learned policy plugs in here). Layer 3 are the guardrails:
+confidence below the gate, critical or unknown ⇒ escalate; no destructive action (quarantine,
+rollback, schema mapping, kill) without evidence on its target.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from agents.incidents import Incident
+from agents.monitor import PipelineMonitor
+from agents.playbooks import first_route
+from agents.rca import RootCauseAnalyzer
+from agents.records import Diagnosis, RootCandidate
+from envs.sim.world import World
+from scenarios.vocab import DESTRUCTIVE_ACTIONS, TAXONOMY
+
+QUALITY_SIGNALS = frozenset(
+    {"null_rate", "duplicate_rate", "value_mean", "volume", "check_failure"}
+)
+
+
+class RoutePolicy(Protocol):
+    """The route slot: given the rules' proposal, choose the route to take."""
+
+    def choose(self, proposal: Proposal, incident: Incident) -> str:
+        """Return an action kind (or ``none`` to close without action)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The rules' classification before guardrails.
+
+    Attributes:
+        issue_type: blueprint issue type or ``unknown``.
+        subtype: ``<subtype>`` or ``<subtype>/<cause>`` (the playbook key) or ``unknown`` or
+            ``benign``.
+        target: asset the first action targets (-1 warehouse-wide).
+        route: proposed first action kind (``none`` for benign).
+        confidence: in [0, 1].
+        evidence: facts used.
+    """
+
+    issue_type: str
+    subtype: str
+    target: int
+    route: str
+    confidence: float
+    evidence: tuple[str, ...]
+
+
+class RulesPolicy:
+    """The default route policy: take the rules' proposal."""
+
+    def choose(self, proposal: Proposal, incident: Incident) -> str:
+        """Return the proposed route."""
+        return proposal.route
+
+
+@dataclass(frozen=True)
+class TriageConfig:
+    """Guardrail settings.
+
+    Attributes:
+        confidence_gate: below it, escalate.
+        escalate_critical: critical incidents go to a human.
+    """
+
+    confidence_gate: float = 0.5
+    escalate_critical: bool = True
+
+
+class IssueTriage:
+    """Classify, route and guard incidents.
+
+    Args:
+        world: the world (public parts: lineage, warehouse queries, schedule).
+        monitor: the monitor (latest partitions and failed runs per asset).
+        rca: the root cause analyzer.
+        recurrence: ``recurrence(asset, issue_type, now) -> int`` from the knowledge base.
+        policy: the route slot.
+        config: guardrail settings.
+        holidays: business-calendar days.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        monitor: PipelineMonitor,
+        rca: RootCauseAnalyzer,
+        recurrence: Callable[[int, str, float], int] | None = None,
+        policy: RoutePolicy | None = None,
+        config: TriageConfig | None = None,
+        holidays: tuple[int, ...] = (),
+    ) -> None:
+        self.world = world
+        self.monitor = monitor
+        self.rca = rca
+        self.recurrence = recurrence or (lambda asset, issue, now: 0)
+        self.policy = policy or RulesPolicy()
+        self.cfg = config or TriageConfig()
+        self.holidays = holidays
+
+    # ------------------------------------------------------------------ layer 1
+    def classify(self, inc: Incident, cands: tuple[RootCandidate, ...]) -> Proposal:
+        """The rules: issue type, subtype/cause, target, route and confidence."""
+        w, mon = self.world, self.monitor
+        now = w.now
+        sig = inc.signals()
+        by_signal: dict[str, list[int]] = {}
+        for al in inc.alerts:
+            by_signal.setdefault(al.signal, []).append(al.asset)
+        root = cands[0].asset if cands else inc.alerts[0].asset
+        ev: list[str] = [f"signals: {', '.join(sorted(sig))}"]
+
+        ext = [r for r in w.warehouse.users if getattr(r, "priority", 1) < 0]
+        if ext:
+            ev.append(f"{len(ext)} warehouse slots held by queries outside the pipeline")
+
+        if "run_failure" in sig:
+            failing = sorted(set(by_signal["run_failure"]))
+            recent = [
+                r for a in failing for r in mon.failed_runs[a] if r.ended_at >= inc.opened_at - 60
+            ]
+            classes = Counter(r.error_class for r in recent)
+            text = " ".join(r.error_message.lower() for r in recent)
+            ev.append("errors: " + ", ".join(f"{c}x{n}" for c, n in classes.most_common()))
+            storm = max(
+                (sum(1 for r in mon.failed_runs[a] if r.ended_at >= now - 30) for a in failing),
+                default=0,
+            )
+            if storm >= 6:
+                a = max(failing, key=lambda a: len(mon.failed_runs[a]))
+                ev.append(f"{storm} failed runs of one job in 30 min: a retry loop")
+                return Proposal(
+                    "performance_degradation",
+                    "resource_contention/retry_storm",
+                    a,
+                    "kill_query",
+                    0.75,
+                    tuple(ev),
+                )
+            ing = [a for a in failing if w.assets[a].layer == "Ingestion"]
+            if ing:
+                a = ing[0]
+                srcs = {u.idx for x in ing for u in w.assets[x].ups}
+                src_late = [
+                    s for s in srcs if mon.arrived[s] * w.assets[s].every + w.assets[s].sla < now
+                ]
+                shared = len(ing) >= 2 and len(srcs) == 1
+                auth = classes["AuthError"] + classes["HTTP403"]
+                if auth or "unauthorized" in text or "denied" in text:
+                    rec = self.recurrence(a, "late_arrival", now)
+                    ev.append(f"authentication errors; {rec} earlier late-arrival incidents here")
+                    return Proposal(
+                        "late_arrival", "credentials_expired", a, "escalate", 0.85, tuple(ev)
+                    )
+                if src_late or shared or "sensor" in text or "503" in text:
+                    ev.append(
+                        "source data missing"
+                        if src_late
+                        else "several ingestions of one source fail"
+                    )
+                    target = a
+                    return Proposal(
+                        "late_arrival",
+                        "upstream_outage",
+                        target,
+                        "wait",
+                        0.75 if src_late or shared else 0.6,
+                        tuple(ev),
+                    )
+                rec = self.recurrence(a, "late_arrival", now)
+                if rec >= 2:
+                    ev.append(f"{rec} earlier late-arrival incidents on this asset")
+                    return Proposal(
+                        "late_arrival", "credentials_expired", a, "escalate", 0.55, tuple(ev)
+                    )
+                if classes["SourceTimeout"] + classes["HTTP503"] > classes["ConnectionError"]:
+                    return Proposal("late_arrival", "upstream_outage", a, "wait", 0.55, tuple(ev))
+                return Proposal("late_arrival", "transient_failure", a, "retry", 0.65, tuple(ev))
+            return Proposal(
+                "late_arrival", "transient_failure", failing[0], "retry", 0.55, tuple(ev)
+            )
+
+        if "check_failure" in sig or "schema_change" in sig:
+            details = " ".join(
+                al.detail.lower()
+                for al in inc.alerts
+                if al.signal in ("check_failure", "schema_change")
+            )
+            if "schema" in details and "check_failure" in sig:
+                a = next(
+                    al.asset
+                    for al in inc.alerts
+                    if al.signal == "check_failure" and "schema" in al.detail
+                )
+                if "expected" in details and "got" in details:
+                    ev.append("schema test: a column changed type")
+                    return Proposal(
+                        "validation_failure",
+                        "schema_drift/type_changed",
+                        a,
+                        "escalate",
+                        0.85,
+                        tuple(ev),
+                    )
+                if "not found" in details:
+                    ev.append("schema test: a column is missing and a similar one appeared")
+                    return Proposal(
+                        "validation_failure",
+                        "schema_drift/column_renamed",
+                        a,
+                        "apply_schema_mapping",
+                        0.85,
+                        tuple(ev),
+                    )
+                ev.append("schema test failed without detail")
+                return Proposal(
+                    "validation_failure",
+                    "schema_drift/column_renamed",
+                    a,
+                    "apply_schema_mapping",
+                    0.5,
+                    tuple(ev),
+                )
+
+        quality = [al for al in inc.alerts if al.signal in QUALITY_SIGNALS]
+        if quality:
+            first = min(quality, key=lambda al: (w.assets[al.asset].layer_idx, al.t))
+            a = first.asset
+            r = mon.last[a]
+            kinds = {al.signal for al in quality}
+            for al in quality:
+                if al.signal == "check_failure":
+                    kinds |= self._failed_kinds(al.asset)
+            exp = w.assets[a].expected[r.window] if r is not None else 1.0
+            ratio = (r.rows / exp) if r is not None and exp else 1.0
+            if "duplicate_rate" in kinds or "unique" in kinds:
+                dup = r.duplicate_rate if r is not None else 0.0
+                ev.append(f"duplicate rate {dup:.2f}, volume x{ratio:.2f} of expected")
+                if dup >= 0.35 and ratio >= 1.6:
+                    return Proposal(
+                        "quality_anomaly", "duplicates/replayed_load", a, "dedupe", 0.8, tuple(ev)
+                    )
+                tgt = self._join_root(a)
+                return Proposal(
+                    "quality_anomaly", "duplicates/bad_join", tgt, "rerun", 0.65, tuple(ev)
+                )
+            if "null_rate" in kinds or "not_null" in kinds:
+                recent_schema = any(al.signal == "schema_change" for al in inc.alerts) or (
+                    r is not None and r.schema_version > 1 and mon.schema[a] != 1
+                )
+                if recent_schema:
+                    ev.append("nulls together with a schema version change")
+                    return Proposal(
+                        "quality_anomaly",
+                        "nulls/upstream_rename",
+                        a,
+                        "apply_schema_mapping",
+                        0.7,
+                        tuple(ev),
+                    )
+                ev.append("nulls without a schema change: the source sends empty values")
+                return Proposal(
+                    "quality_anomaly", "nulls/source_nulls", a, "backfill", 0.6, tuple(ev)
+                )
+            if "value_mean" in kinds or "accepted_range" in kinds:
+                shift = (r.value_mean / w.assets[a].spec.value_mean) if r is not None else 1.0
+                ev.append(f"value mean x{shift:.3g} of usual")
+                if shift > 20 or shift < 0.05:
+                    return Proposal(
+                        "quality_anomaly",
+                        "distribution_shift/unit_change",
+                        a,
+                        "escalate",
+                        0.85,
+                        tuple(ev),
+                    )
+                return Proposal(
+                    "quality_anomaly",
+                    "distribution_shift/stale_reference",
+                    a,
+                    "rerun",
+                    0.6,
+                    tuple(ev),
+                )
+            if "volume" in kinds:
+                day = int(now // 1440)
+                if day in self.holidays and ratio > 0.3:
+                    ev.append("volume drop on a business holiday")
+                    return Proposal("quality_anomaly", "benign", a, "none", 0.8, tuple(ev))
+                if ratio > 1.3 and "runtime" in sig:
+                    ev.append("volume and runtime up together")
+                    return Proposal(
+                        "performance_degradation",
+                        "slow_query/data_skew",
+                        a,
+                        "scale_warehouse",
+                        0.65,
+                        tuple(ev),
+                    )
+                src_wide = w.assets[a].layer == "Source" or (
+                    all(w.assets[x.asset].layer in ("Source", "Ingestion") for x in quality)
+                    and len({x.asset for x in quality}) >= 2
+                )
+                ev.append(f"volume x{ratio:.2f} of expected")
+                if src_wide:
+                    return Proposal(
+                        "quality_anomaly",
+                        "volume_drop/upstream_filter_change",
+                        a,
+                        "escalate",
+                        0.6,
+                        tuple(ev),
+                    )
+                return Proposal(
+                    "quality_anomaly", "volume_drop/partial_extract", a, "backfill", 0.65, tuple(ev)
+                )
+
+        wide = mon.recent_assets(frozenset({"runtime", "queue"}), now - 90.0)
+        if len(wide) >= 3 and sig & {"runtime", "queue", "freshness"}:
+            ev.append(f"slow or queued runs on {len(wide)} assets in 90 min: warehouse-wide")
+            if ext:
+                return Proposal(
+                    "performance_degradation",
+                    "resource_contention/noisy_neighbor",
+                    -1,
+                    "kill_query",
+                    0.8,
+                    tuple(ev),
+                )
+            return Proposal(
+                "performance_degradation",
+                "resource_contention/undersized_warehouse",
+                -1,
+                "scale_warehouse",
+                0.65,
+                tuple(ev),
+            )
+        if "runtime" in sig:
+            a = next(al.asset for al in inc.alerts if al.signal == "runtime")
+            r = mon.last[a]
+            exp = w.assets[a].expected[r.window] if r is not None else 1.0
+            ratio = (r.rows / exp) if r is not None and exp else 1.0
+            ev.append(f"runtime anomaly on {w.assets[a].name}; volume x{ratio:.2f}")
+            if ratio > 1.3:
+                return Proposal(
+                    "performance_degradation",
+                    "slow_query/data_skew",
+                    a,
+                    "scale_warehouse",
+                    0.65,
+                    tuple(ev),
+                )
+            return Proposal(
+                "performance_degradation",
+                "slow_query/plan_regression",
+                a,
+                "kill_query",
+                0.65,
+                tuple(ev),
+            )
+        if "queue" in sig or ("freshness" in sig and len(inc.assets) >= 3):
+            if ext:
+                return Proposal(
+                    "performance_degradation",
+                    "resource_contention/noisy_neighbor",
+                    -1,
+                    "kill_query",
+                    0.8,
+                    tuple(ev),
+                )
+            ev.append("queueing across assets with no outside workload")
+            return Proposal(
+                "performance_degradation",
+                "resource_contention/undersized_warehouse",
+                -1,
+                "scale_warehouse",
+                0.55,
+                tuple(ev),
+            )
+        if "schema_change" in sig and sig <= {"schema_change"}:
+            ev.append("additive schema change, no test fails")
+            return Proposal("validation_failure", "benign", root, "none", 0.8, tuple(ev))
+        if "freshness" in sig:
+            ev.append("late data without failures")
+            sources = [c.asset for c in cands if w.assets[c.asset].layer == "Source"]
+            if sources:
+                ing = [d.idx for d in w.assets[sources[0]].downs if d.layer == "Ingestion"]
+                return Proposal(
+                    "late_arrival",
+                    "upstream_outage",
+                    ing[0] if ing else root,
+                    "wait",
+                    0.5,
+                    tuple(ev),
+                )
+            return Proposal("late_arrival", "unknown", root, "escalate", 0.3, tuple(ev))
+        return Proposal("unknown", "unknown", root, "escalate", 0.2, tuple(ev))
+
+    def _failed_kinds(self, asset: int) -> set[str]:
+        """Kinds of the checks the asset's latest partition failed."""
+        r = self.monitor.last[asset]
+        checks = self.world.assets[asset].spec.checks
+        return {checks[i].kind for i in r.failed_checks} if r is not None else set()
+
+    def _join_root(self, a: int) -> int:
+        """The most upstream join (≥ 2 inputs) at or above ``a`` that shows duplicates."""
+        w, mon = self.world, self.monitor
+        best = a
+        for u in sorted(self.rca.ancestors[a] | {a}, key=lambda i: w.assets[i].layer_idx):
+            asset = w.assets[u]
+            r = mon.last[u]
+            if len(asset.ups) >= 2 and r is not None and r.duplicate_rate > 0.01:
+                return u
+            if len(asset.ups) >= 2 and best == a and u != a and a in asset.descendants:
+                best = u
+        return best
+
+    # ------------------------------------------------------------------ layers 2 and 3
+    def severity(self, inc: Incident, proposal: Proposal) -> str:
+        """Critical: wrong data visible at Delivery; major: late/failed/held; minor otherwise."""
+        w = self.world
+        delivery_quality = any(
+            al.signal in QUALITY_SIGNALS and w.assets[al.asset].layer == "Delivery"
+            for al in inc.alerts
+        )
+        if proposal.subtype == "benign":
+            return "minor"
+        if delivery_quality:
+            return "critical"
+        if proposal.issue_type in ("late_arrival", "validation_failure", "quality_anomaly"):
+            return "major"
+        return "major" if "freshness" in inc.signals() else "minor"
+
+    def diagnose(self, inc: Incident) -> tuple[Diagnosis, Proposal]:
+        """Run the three layers on ``inc`` now."""
+        cands = self.rca.rank(inc)
+        p = self.classify(inc, cands)
+        if p.subtype not in ("benign", "unknown"):
+            p = replace(p, route=first_route(p.subtype))
+        sev = self.severity(inc, p)
+        chosen = self.policy.choose(p, inc)
+        route, guard = self._guard(inc, p, chosen, sev)
+        layer = self.world.assets[p.target].layer if p.target >= 0 else "Warehouse"
+        if p.subtype == "benign":
+            complexity = "auto_fix"
+        elif route == "escalate":
+            complexity = "manual" if chosen == "escalate" and not guard else "escalate"
+        else:
+            complexity = "auto_fix"
+        issue = p.issue_type
+        subtype = p.subtype.split("/")[0]
+        if subtype not in TAXONOMY and subtype != "benign":
+            subtype = "unknown"
+        d = Diagnosis(
+            inc.incident_id, self.world.now, issue, subtype, layer, sev, complexity, route,
+            chosen, round(p.confidence, 3), p.evidence, cands, guard,
+        )  # fmt: skip
+        return d, p
+
+    def _guard(self, inc: Incident, p: Proposal, route: str, sev: str) -> tuple[str, str]:
+        if route == "none":
+            return route, ""
+        if p.issue_type == "unknown" or p.subtype == "unknown":
+            return "escalate", "unknown issue: escalate"
+        if p.confidence < self.cfg.confidence_gate and route != "escalate":
+            return (
+                "escalate",
+                f"confidence {p.confidence:.2f} below gate {self.cfg.confidence_gate}",
+            )
+        if sev == "critical" and self.cfg.escalate_critical and route != "escalate":
+            return "escalate", "critical: wrong data reached consumers"
+        if route in DESTRUCTIVE_ACTIONS and not self.has_evidence(inc, route, p.target):
+            return "escalate", f"{route} needs evidence on its target"
+        return route, ""
+
+    def has_evidence(self, inc: Incident, route: str, target: int) -> bool:
+        """Whether a destructive ``route`` on ``target`` is backed by this incident's alerts."""
+        sig_on = {al.signal for al in inc.alerts if al.asset == target}
+        if route == "quarantine":
+            return bool(sig_on & QUALITY_SIGNALS)
+        if route == "apply_schema_mapping":
+            return bool(sig_on & {"check_failure", "schema_change", "null_rate"})
+        if route == "kill_query":
+            if target < 0:
+                return any(getattr(r, "priority", 1) < 0 for r in self.world.warehouse.users)
+            return bool(sig_on & {"runtime", "run_failure", "queue"})
+        return route == "rollback" and bool(inc.steps)
