@@ -151,8 +151,9 @@ class EpisodeView:
             return "false alarm (matches no fault)"
         f = self.faults.loc[int(t["primary_fault"])]
         ids = ", ".join(str(i) for i in t["fault_ids"])
+        noun = "faults" if len(t["fault_ids"]) > 1 else "fault"
         return (
-            f"fault {ids}: {f['issue_type']} / {f['root_cause']} at "
+            f"{noun} {ids}: {f['issue_type']} / {f['root_cause']} at "
             f"{self.asset(int(f['root_asset']))} ({f['root_layer']})"
         )
 

@@ -5,7 +5,9 @@ output folder; ``write_tables`` writes the organization's records as CSV tables 
 column. Each Markdown file opens with the run (scenario, organization, episodes), then pooled
 figures from the scorecard, then incidents. Times are simulated: ``day 1 00:00`` is the episode
 start. Large runs stay readable: the first ``FULL_DETAIL_EPISODES`` episodes are shown in full,
-later ones as one row per incident (the files say so).
+later ones as one row per incident (the files say so). The governance files and the incident
+summary are built here; the alert record, diagnosis and remediation log in
+``agents.artifact_sections``.
 """
 
 from __future__ import annotations

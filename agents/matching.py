@@ -108,6 +108,13 @@ def steps_by_incident(steps: list[RemediationStep]) -> dict[int, list[Remediatio
     return out
 
 
+def _wait(delay: float) -> float:
+    """A delay that cannot be negative: an incident diagnosed before this fault's alert joined
+    it made the fault wait for nothing. NaN (never happened) stays NaN.
+    """
+    return delay if math.isnan(delay) else max(0.0, delay)
+
+
 def _lt(delay: float, target: float) -> float:
     """1.0 if ``delay`` beats ``target``, 0.0 if not or if it never happened (nan)."""
     return float(not math.isnan(delay) and delay < target)
@@ -160,7 +167,7 @@ def fault_outcomes(ep: EpisodeResult, matches: np.ndarray | None = None) -> pd.D
                 "detected": detected,
                 "detect_min": detect_min,
                 "diagnosed_at": diagnosed_at,
-                "diagnose_min": diagnosed_at - first_t,
+                "diagnose_min": _wait(diagnosed_at - first_t),
                 "resolved_at": f.resolved_at,
                 "resolved_by": f.resolved_by,
                 "fix_min": fix_min,
@@ -168,7 +175,7 @@ def fault_outcomes(ep: EpisodeResult, matches: np.ndarray | None = None) -> pd.D
                 "censored": math.isnan(f.resolved_at),
                 "success": bool(verdict[0] and verdict[1]),
                 "sla_detect": _lt(detect_min, SLA_TARGETS_MIN["detect"]) if visible else NAN,
-                "sla_diagnose": _lt(diagnosed_at - first_t, SLA_TARGETS_MIN["diagnose"])
+                "sla_diagnose": _lt(_wait(diagnosed_at - first_t), SLA_TARGETS_MIN["diagnose"])
                 if detected
                 else NAN,
                 "sla_autofix": _lt(fix_min, SLA_TARGETS_MIN["autofix"])

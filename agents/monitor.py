@@ -83,6 +83,7 @@ class MonitorConfig:
         suppress_during_backfills: mute runtime/queue/freshness alerts during planned backfills.
         holidays: business-calendar days on which volume alerts are muted.
         group_window_min: how long a quiet incident still takes related alerts.
+        freshness_check_alerts: alert on failing freshness checks (redundant with the timers).
     """
 
     anomaly_detection: bool = True
@@ -96,6 +97,7 @@ class MonitorConfig:
     suppress_during_backfills: bool = True
     holidays: tuple[int, ...] = ()
     group_window_min: float = 240.0
+    freshness_check_alerts: bool = True
 
 
 class _Baseline:
@@ -198,6 +200,9 @@ class PipelineMonitor:
             self.arrived[a] = r.window
         if r.failed_checks:
             errs = [i for i in r.failed_checks if i in self._error_checks[a]]
+            if not self.cfg.freshness_check_alerts:
+                checks = self.world.assets[a].spec.checks
+                errs = [i for i in errs if checks[i].kind != "freshness"]
             if errs:
                 spec = self.world.assets[a].spec
                 kinds = ", ".join(spec.checks[i].kind for i in errs)

@@ -18,6 +18,7 @@ LADDERS: dict[str, list[Rung]] = {
     "transient_failure": [("retry", {"attempts": 3, "backoff_min": 5.0}),
                           ("wait", {"minutes": 30.0})],
     "credentials_expired": [],
+    "late_arrival/delayed": [("sleep", {"minutes": 60.0}), ("sleep", {"minutes": 60.0})],
     "duplicates/replayed_load": [("dedupe", {}), ("rerun", {})],
     "duplicates/bad_join": [("rerun", {}), ("rerun", {})],
     "nulls/source_nulls": [("sleep", {"minutes": 120.0}), ("backfill", {}),
@@ -46,11 +47,12 @@ BLIND_RETRY: list[Rung] = [("retry", {"attempts": 3, "backoff_min": 5.0})]
 
 
 def first_route(key: str) -> str:
-    """The first action of ``key``'s ladder, or ``escalate`` if it has none."""
-    for kind, _ in LADDERS.get(key, []):
+    """The first action of ``key``'s ladder; ``watch`` if it only waits; ``escalate`` if empty."""
+    ladder = LADDERS.get(key, [])
+    for kind, _ in ladder:
         if kind != "sleep":
             return kind
-    return "escalate"
+    return "watch" if ladder else "escalate"
 
 
 def plan(route: str, key: str, *, blind: bool = False) -> list[Rung]:

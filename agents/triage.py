@@ -237,7 +237,12 @@ class IssueTriage:
                     tuple(ev),
                 )
 
-        quality = [al for al in inc.alerts if al.signal in QUALITY_SIGNALS]
+        quality = [
+            al
+            for al in inc.alerts
+            if al.signal in QUALITY_SIGNALS
+            and (al.signal != "check_failure" or self._failed_kinds(al.asset) - {"freshness"})
+        ]
         if quality:
             first = min(quality, key=lambda al: (w.assets[al.asset].layer_idx, al.t))
             a = first.asset
@@ -396,19 +401,8 @@ class IssueTriage:
             ev.append("additive schema change, no test fails")
             return Proposal("validation_failure", "benign", root, "none", 0.8, tuple(ev))
         if "freshness" in sig:
-            ev.append("late data without failures")
-            sources = [c.asset for c in cands if w.assets[c.asset].layer == "Source"]
-            if sources:
-                ing = [d.idx for d in w.assets[sources[0]].downs if d.layer == "Ingestion"]
-                return Proposal(
-                    "late_arrival",
-                    "upstream_outage",
-                    ing[0] if ing else root,
-                    "wait",
-                    0.5,
-                    tuple(ev),
-                )
-            return Proposal("late_arrival", "unknown", root, "escalate", 0.3, tuple(ev))
+            ev.append("late data without failures: wait and re-check before paging anyone")
+            return Proposal("late_arrival", "late_arrival/delayed", root, "watch", 0.6, tuple(ev))
         return Proposal("unknown", "unknown", root, "escalate", 0.2, tuple(ev))
 
     def _failed_kinds(self, asset: int) -> set[str]:
@@ -435,7 +429,9 @@ class IssueTriage:
         """Critical: wrong data visible at Delivery; major: late/failed/held; minor otherwise."""
         w = self.world
         delivery_quality = any(
-            al.signal in QUALITY_SIGNALS and w.assets[al.asset].layer == "Delivery"
+            al.signal in QUALITY_SIGNALS
+            and w.assets[al.asset].layer == "Delivery"
+            and (al.signal != "check_failure" or self._failed_kinds(al.asset) - {"freshness"})
             for al in inc.alerts
         )
         if proposal.subtype == "benign":

@@ -20,3 +20,19 @@ def print_summary(summary: dict[str, Any], title: str) -> None:
             text = str(value)
         table.add_row(key, text)
     Console(width=120).print(table)
+
+
+def print_scorecard(card: dict[str, Any], title: str) -> None:
+    """Print a scorecard's aggregate metrics as a table (None shown as "-")."""
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in card["aggregate"].items():
+        if value is None:
+            text = "-"
+        elif isinstance(value, float):
+            text = f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+        else:
+            text = str(value)
+        table.add_row(key, text)
+    Console(width=120).print(table)

@@ -68,6 +68,7 @@ class Fault:
         self.hits = 0
         self.damage: set[tuple[int, int]] = set()
         self.affected: dict[int, float] = {}
+        self.reached: set[int] = set()
         self.first_visible_at = NAN
         self.delivery_exposed_at = NAN
         self.cause_ended_at = NAN

@@ -68,9 +68,10 @@ def partitions_table(world: World) -> pd.DataFrame:
 
     Columns: asset, asset_name, layer, window, window_end, deadline (window end + SLA), state,
     arrived_at (nan if no data), late_min (arrival or now minus deadline, if positive),
-    sla_breached.
+    sla_breached, wrong_data (the window was ever delivered with wrong data at Delivery).
     """
     now = world.now
+    exposed = {(ai, k) for _fid, ai, k, _s, _e in world.exposures}
     rows: list[tuple[Any, ...]] = []
     for a in world.assets:
         for k in range(1, a.n_windows + 1):
@@ -87,13 +88,13 @@ def partitions_table(world: World) -> pd.DataFrame:
             breached = late > 0 if not math.isnan(arrived) else deadline < now
             rows.append(
                 (a.idx, a.name, a.layer, k, end, deadline, PARTITION_STATES[st], arrived, late,
-                 breached)
+                 breached, (a.idx, k) in exposed)
             )  # fmt: skip
     return pd.DataFrame(
         rows,
         columns=[
             "asset", "asset_name", "layer", "window", "window_end", "deadline", "state",
-            "arrived_at", "late_min", "sla_breached",
+            "arrived_at", "late_min", "sla_breached", "wrong_data",
         ],
     )  # fmt: skip
 

@@ -222,7 +222,7 @@ class World:
                 yield env.timeout(due - env.now)
             for f in list(a.faults):
                 if f.model.effect == "sensor_fail" and f.active:
-                    self._touch(f, a)
+                    self._reach(f, a)
                     while f.active:
                         yield f.proc
             self._write(a, k, 0, "schedule", k * a.every + a.offset, env.now, env.now, None)
@@ -272,7 +272,7 @@ class World:
                 eff = f.model.effect
                 if eff == "slow":
                     rt *= f.params["slow"]
-                    self._touch(f, a)
+                    self._reach(f, a)
                 elif eff == "fail":
                     fail = f
                     f.hits += 1
@@ -449,10 +449,14 @@ class World:
         self.log.append(rec)
         if causes:
             self.window_faults[key] = causes
+            held = state in (FAILED, BLOCKED)
             for fid in causes:
                 f = self.faults[fid]
                 f.damage.add(key)
-                self._touch(f, a)
+                if held:
+                    self._reach(f, a)
+                else:
+                    self._touch(f, a)
             if a.layer == "Delivery" and state in (OK, WARN) and corr is not None:
                 self._expose(a, k, causes)
         if prev:
@@ -644,6 +648,16 @@ class World:
 
     def _action_kind(self, aid: int) -> str:
         return self.action_kinds[aid]
+
+    def _reach(self, f: Fault, a: Asset) -> None:
+        """``f`` holds ``a`` back: it reaches ``a`` and, through late data, all its consumers."""
+        self._touch(f, a)
+        if a.idx in f.reached:
+            return
+        f.reached.add(a.idx)
+        now = self.env.now
+        for d in a.descendants:
+            f.affected.setdefault(d, now)
 
     def _touch(self, f: Fault, a: Asset) -> None:
         now = self.env.now
