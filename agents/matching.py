@@ -109,8 +109,10 @@ def steps_by_incident(steps: list[RemediationStep]) -> dict[int, list[Remediatio
 
 
 def _wait(delay: float) -> float:
-    """A delay that cannot be negative: an incident diagnosed before this fault's alert joined
-    it made the fault wait for nothing. NaN (never happened) stays NaN.
+    """A delay clamped at zero; NaN (it never happened) stays NaN.
+
+    An incident diagnosed before this fault's first alert joined it made the fault wait for
+    nothing.
     """
     return delay if math.isnan(delay) else max(0.0, delay)
 
