@@ -61,8 +61,11 @@ ROSTER: Final = (
 """Who asks (name, role). ``contractor`` is in no policy: its access requests are refused."""
 OK_WARN: Final = (OK, WARN)
 
-OpenIncidents = Callable[[], Sequence[tuple[int, Collection[int], float]]]
-"""Returns the open incidents as (incident id, asset indexes, expected fix time or nan)."""
+_Incident = tuple[int, Collection[int], float] | tuple[int, Collection[int], float, float]
+OpenIncidents = Callable[[], Sequence[_Incident]]
+"""Returns the open incidents as (incident id, asset indexes, expected fix time or nan), optionally
+followed by the time the incident opened: an incident opened after the dataset's latest partition
+was built cannot be holding that partition back."""
 
 
 class AnalystRequest(NamedTuple):
@@ -246,14 +249,15 @@ class AnalyticsSupport:
     def _readiness(self, a: Asset, t: float) -> tuple[str, str, str, float]:
         """(status, text, reason, expected_by) from partition states and open incidents."""
         lineage = {a.idx, *(v.idx for v in self.ancestors[a.idx])}
-        for iid, assets, eta in self.open_incidents():
+        k = latest_due(a, t)
+        rec = a.records.get(k)
+        built = rec.ended_at if rec is not None and a.state[k] in OK_WARN else math.inf
+        for iid, assets, eta, *opened in self.open_incidents():
             hit = sorted(self.world.assets[i].name for i in set(assets) & lineage)
-            if hit:
+            if hit and not (opened and opened[0] > built):
                 by = f"expected by {_clock(eta)}" if eta == eta else "no estimate yet"
                 text = f"{a.name} is under incident {iid} (on {', '.join(hit)}), {by}."
                 return "under_incident", text, f"open incident {iid} on {hit[0]}", float(eta)
-        k = latest_due(a, t)
-        due = k * a.every + a.offset
         if k == 0:
             eta = a.every + a.offset + a.spec.runtime_median_min
             return "pending", f"{a.name} has no partition due yet.", "nothing due yet", eta
@@ -279,7 +283,8 @@ class AnalyticsSupport:
         if deadline < t:
             text = f"{a.name} is stale since {_clock(deadline)} ({data}); {waiting}."
             return "stale", text, reason, math.nan
-        eta = max(t + 1.0, due + a.spec.runtime_median_min) if n == 1 else deadline
+        due = k * a.every + a.offset + a.spec.runtime_median_min
+        eta = max(t + 1.0, due) if n == 1 else deadline
         text = f"{a.name} is refreshing ({data}), next expected by {_clock(eta)}; {waiting}."
         return "pending", text, reason, eta
 

@@ -13,8 +13,9 @@ from typing import Any
 
 Rung = tuple[str, dict[str, Any]]
 LADDERS: dict[str, list[Rung]] = {
-    "upstream_outage": [("wait", {"minutes": 60.0}), ("wait", {"minutes": 60.0}),
-                        ("wait", {"minutes": 120.0})],
+    "upstream_outage": [("retry", {"attempts": 2, "backoff_min": 5.0}), ("wait", {"minutes": 30.0}),
+                        ("wait", {"minutes": 30.0}), ("wait", {"minutes": 60.0}),
+                        ("wait", {"minutes": 60.0})],
     "transient_failure": [("retry", {"attempts": 3, "backoff_min": 5.0}),
                           ("wait", {"minutes": 30.0})],
     "credentials_expired": [],

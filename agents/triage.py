@@ -201,12 +201,17 @@ class IssueTriage:
                 for al in inc.alerts
                 if al.signal in ("check_failure", "schema_change")
             )
-            if "schema" in details and "check_failure" in sig:
-                a = next(
-                    al.asset
+            schema_alert = next(
+                (
+                    al
                     for al in inc.alerts
-                    if al.signal == "check_failure" and "schema" in al.detail
-                )
+                    if (al.signal == "check_failure" and "failed checks: schema" in al.detail)
+                    or (al.signal == "check_failure" and ", schema" in al.detail.split("—")[0])
+                ),
+                None,
+            )
+            if schema_alert is not None:
+                a = schema_alert.asset
                 if "expected" in details and "got" in details:
                     ev.append("schema test: a column changed type")
                     return Proposal(
