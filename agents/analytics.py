@@ -18,29 +18,32 @@ An unknown dataset gets ``unknown_dataset``. Answers use only what an operator c
 partition states, run records and lineage, plus the organization's open incidents — never the
 hidden ground truth. A dataset is *ready* when its latest due partition (the latest window whose
 scheduled run time has passed) and every upstream partition it is built from, transitively, were
-delivered (ok or warn) and no open incident touches it or its upstream. Access is granted iff the
-``AccessPolicy`` (``configs/access_policy.yaml``) allows the role that dataset; every answer and
-decision is appended to the audit log.
+delivered (ok or warn), none of them failed a data-quality check (any check but freshness: healthy
+assets pass their own checks), and no open incident touches it or its upstream — unless the
+incident opened after that partition was built. Otherwise the answer says what it waits on and
+when it is expected. Access is granted iff the ``AccessPolicy`` (``configs/access_policy.yaml``)
+allows the role that dataset; every answer and decision is appended to the audit log.
 
-``score_answers`` scores answers against ground truth replayed by ``ReadinessOracle``. The policy
-lives in ``agents.access_policy``.
+``score_answers`` scores answers against the ground truth of ``agents.readiness.ReadinessOracle``
+(the only code here that reads hidden state, kept in its own module). The policy lives in
+``agents.access_policy``.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-from collections import defaultdict
-from collections.abc import Callable, Collection, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 import simpy
 
 from agents.access_policy import AccessPolicy
+from agents.readiness import OK_WARN, ReadinessOracle, ancestors, inputs, latest_due
 from envs.sim.assets import Asset
-from envs.sim.records import OK, WARN
 from envs.sim.records import PARTITION_STATES as STATE
+from envs.sim.records import WARN
 from envs.sim.world import World
 from scenarios.vocab import LAYERS
 
@@ -59,7 +62,6 @@ ROSTER: Final = (
     ("ivan", "data_engineer"), ("jules", "contractor"),
 )  # fmt: skip
 """Who asks (name, role). ``contractor`` is in no policy: its access requests are refused."""
-OK_WARN: Final = (OK, WARN)
 
 _Incident = tuple[int, Collection[int], float] | tuple[int, Collection[int], float, float]
 OpenIncidents = Callable[[], Sequence[_Incident]]
@@ -189,7 +191,7 @@ class AnalyticsSupport:
         policy.check_datasets(world.by_name)
         self.world, self.policy, self.knowledge = world, policy, knowledge
         self.open_incidents: OpenIncidents = open_incidents or (lambda: [])
-        self.ancestors = _ancestors(world.assets)
+        self.ancestors = ancestors(world.assets)
         # A failed freshness check only says the data was late; any other failed check says the
         # data itself looks wrong (healthy assets pass their own checks).
         self.quality = [
@@ -224,9 +226,8 @@ class AnalyticsSupport:
         if a is None:
             close = difflib.get_close_matches(name, list(self.world.by_name), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            status, text, reason = "unknown_dataset", f"There is no dataset {name!r}{hint}", ""
-            if request.kind == "access":
-                status, reason = "refused", f"unknown dataset {name!r}"
+            text, reason = f"There is no dataset {name!r}{hint}.", f"unknown dataset {name!r}"
+            status = "refused" if request.kind == "access" else "unknown_dataset"
         elif request.kind == "access":
             ok, reason = self.policy.decide(request.role, name, a.layer)
             status = "granted" if ok else "refused"
@@ -260,7 +261,8 @@ class AnalyticsSupport:
                 return "under_incident", text, f"open incident {iid} on {hit[0]}", float(eta)
         if k == 0:
             eta = a.every + a.offset + a.spec.runtime_median_min
-            return "pending", f"{a.name} has no partition due yet.", "nothing due yet", eta
+            text = f"{a.name} has no partition yet; the first is expected by {_clock(eta)}."
+            return "pending", text, "nothing due yet", eta
         ins = list(inputs(a, k, self.ancestors[a.idx]))
         missing = [(v, j) for v, j in ins if v.state[j] not in OK_WARN]
         if not missing:
@@ -324,29 +326,6 @@ class AnalyticsSupport:
         )
 
 
-def latest_due(a: Asset, t: float) -> int:
-    """The latest window of ``a`` whose scheduled run time is at or before ``t`` (0: none)."""
-    return max(0, min(int((t - a.offset) // a.every), a.n_windows))
-
-
-def inputs(a: Asset, k: int, ancestors: Sequence[Asset]) -> Iterator[tuple[Asset, int]]:
-    """Window ``k`` of ``a`` and every upstream window it is built from, transitively."""
-    yield a, k
-    start, end = (k - 1) * a.every, k * a.every
-    for v in ancestors:
-        for j in range(start // v.every + 1, min(end // v.every, v.n_windows) + 1):
-            yield v, j
-
-
-def _ancestors(assets: Sequence[Asset]) -> list[list[Asset]]:
-    """Per asset index, its transitive upstream in topological order."""
-    anc: list[set[int]] = [set() for _ in assets]
-    for a in assets:  # topological order: upstream sets are complete
-        for u in a.ups:
-            anc[a.idx] |= anc[u.idx] | {u.idx}
-    return [[assets[i] for i in sorted(s)] for s in anc]
-
-
 def _clock(t: float) -> str:
     if t != t:
         return "unknown"
@@ -355,65 +334,6 @@ def _clock(t: float) -> str:
 
 
 # ------------------------------------------------------------------ scoring
-class ReadinessOracle:
-    """Ground truth of readiness at any past time, replayed from the world's records (scoring only).
-
-    A dataset was ready at ``t`` iff its latest due partition and every upstream partition it is
-    built from were ok or warn and carried no wrong data. Partition states are replayed from the
-    run log and the quarantines of the audit trail; wrong data at Delivery from the exposure
-    intervals; elsewhere from ``world.window_faults`` for a partition's current write, and for a
-    superseded write from the corrupting faults that touched the asset while it was current
-    (repairs rewrite damaged partitions; a deliberate backfill of clean ones is the exception).
-    """
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.ancestors = _ancestors(world.assets)
-        self.writes: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
-        for r in world.log:
-            if r.trigger != "auto_retry":  # a retry storm's failed attempts write no partition
-                self.writes[(r.asset, r.window)].append((r.ended_at, r.partition_state))
-        done = {r.action_id: r.done_at for r in world.actions}
-        undone = {r.undo_of: r.done_at for r in world.actions if r.kind == "rollback"}
-        self.quarantined: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-        for aid, (kind, ai, data) in world.undo_data.items():
-            if kind == "quarantine" and aid in done:
-                for k, *_ in data:
-                    self.quarantined[(ai, k)].append((done[aid], undone.get(aid, math.inf)))
-        self.exposed: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-        for _fid, ai, k, start, end in world.exposures:
-            self.exposed[(ai, k)].append((start, math.inf if end != end else end))
-        self.corrupting: dict[int, list[tuple[float, float]]] = defaultdict(list)
-        for f in world.faults:
-            if f.started and f.model.effect in ("corrupt", "schema"):
-                for ai, at in f.affected.items():
-                    self.corrupting[ai].append((at, f.resolved_at if f.resolved else math.inf))
-
-    def ready(self, dataset: str, t: float) -> bool:
-        """Whether ``dataset`` was ready at time ``t``."""
-        a = self.world.asset(dataset)
-        k = latest_due(a, t)
-        return k > 0 and all(self._good(v, j, t) for v, j in inputs(a, k, self.ancestors[a.idx]))
-
-    def _good(self, v: Asset, j: int, t: float) -> bool:
-        key = (v.idx, j)
-        hist = self.writes.get(key, ())
-        i = next((i for i in range(len(hist) - 1, -1, -1) if hist[i][0] <= t), -1)
-        if i < 0:
-            return False
-        written, state = hist[i]
-        if state not in OK_WARN or any(
-            written <= q0 <= t < q1 for q0, q1 in self.quarantined.get(key, ())
-        ):
-            return False
-        if v.layer == "Delivery":
-            return not any(e0 <= t < e1 for e0, e1 in self.exposed.get(key, ()))
-        if i == len(hist) - 1:
-            return key not in self.world.window_faults
-        replaced = hist[i + 1][0]
-        return not any(at <= written and end >= replaced for at, end in self.corrupting[v.idx])
-
-
 def score_answers(
     world: World, answers: Sequence[Answer], policy: AccessPolicy | None = None
 ) -> dict[str, float]:

@@ -24,7 +24,7 @@ import math
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import simpy
 
@@ -97,9 +97,12 @@ def org_config(name: str) -> OrgConfig:
         mon = MonitorConfig(alert_on_additive_schema=True, suppress_during_backfills=False)
         return OrgConfig(name, mon, automation="blind_retry", use_calendar=False)
     if name == "rules":
-        # a tuned team: noisy families less sensitive, freshness from the timers only
+        # a tuned team: noisy families less sensitive, freshness from the timers only, and a
+        # freshness breach must last 15 minutes before it pages anyone
         mon = MonitorConfig(
-            family_sensitivity={"runtime": 4.0, "volume": 3.5}, freshness_check_alerts=False
+            family_sensitivity={"runtime": 4.0, "volume": 4.0},
+            freshness_check_alerts=False,
+            freshness_grace_min=15.0,
         )
         return OrgConfig(name, mon)
     raise ValueError(f"org: unknown organization {name!r}; expected one of {', '.join(ORG_NAMES)}")
@@ -129,6 +132,20 @@ def history(scenario: Scenario, days: float) -> tuple[RunRecord, ...]:
     return _simulate_history(scenario, days)
 
 
+class Decider(Protocol):
+    """An outside decision-maker for the triage route slot (an RL environment, say).
+
+    ``request`` returns a SimPy event; the incident's process waits on it and takes its value
+    (a route from ``agents.playbooks.ROUTES``) as the route slot's choice.
+    """
+
+    def request(
+        self, inc: Incident, proposal: Proposal, cands: tuple[RootCandidate, ...], severity: str
+    ) -> simpy.Event:
+        """Ask for a route for ``inc``."""
+        ...
+
+
 class Organization:
     """One organization attached to one world.
 
@@ -137,6 +154,7 @@ class Organization:
         config: the organization's settings.
         knowledge: a knowledge base with ``record_incident`` and ``recurrence`` (or None).
         route_policy: the triage route slot (rules organization; default: the rules' choice).
+        decider: an outside decision-maker for the route slot (replaces ``route_policy``).
         prime: prime the monitor with history (disable only in unit tests).
     """
 
@@ -147,9 +165,11 @@ class Organization:
         *,
         knowledge: Any = None,
         route_policy: RoutePolicy | None = None,
+        decider: Decider | None = None,
         prime: bool = True,
     ) -> None:
         self.world = world
+        self.decider = decider
         self.cfg = config
         self.kb = knowledge
         mcfg = config.monitor
@@ -188,7 +208,11 @@ class Organization:
     def _handle(self, inc: Incident) -> Generator[simpy.Event, Any, None]:
         w = self.world
         yield w.env.timeout(self.cfg.triage_delay_min)
-        if self.cfg.automation == "playbooks":
+        if self.cfg.automation == "playbooks" and self.decider is not None:
+            prop, cands, sev = self.triage.propose(inc)
+            chosen = yield self.decider.request(inc, prop, cands, sev)
+            diag = self.triage.finalize(inc, prop, cands, sev, str(chosen))
+        elif self.cfg.automation == "playbooks":
             diag, prop = self.triage.diagnose(inc)
         else:
             diag, prop = self._signal_diagnosis(inc)
@@ -221,10 +245,15 @@ class Organization:
         scope = set(inc.assets) | {c.asset for c in diag.root_candidates}
         if prop.target >= 0:
             scope.add(prop.target)
+        paged = diag.guardrail.startswith("critical") and self.cfg.automation == "playbooks"
+        if paged:
+            # the human is paged; meanwhile the playbook's non-destructive rungs may fix it
+            chosen_rungs = plan(diag.proposed_route, prop.subtype)
+            rungs = [r for r in chosen_rungs if r[0] not in DESTRUCTIVE_ACTIONS]
         for kind, _ in rungs:
             if kind in DESTRUCTIVE_ACTIONS and not self.triage.has_evidence(inc, kind, prop.target):
                 self.unsafe.append(inc.incident_id)
-        yield from self.remediation.run(inc, rungs, prop.target, scope)
+        yield from self.remediation.run(inc, rungs, prop.target, scope, paged=paged)
 
     def _signal_diagnosis(self, inc: Incident) -> tuple[Diagnosis, Proposal]:
         first = inc.alerts[0]

@@ -47,6 +47,23 @@ BLIND_RETRY: list[Rung] = [("retry", {"attempts": 3, "backoff_min": 5.0})]
 """The reference organizations' playbook for everything: retry, then a human."""
 
 
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "retry": {"attempts": 3, "backoff_min": 5.0},
+    "wait": {"minutes": 30.0},
+    "scale_warehouse": {"factor": 1.5},
+    "reprioritize": {"priority": 2},
+}
+"""Parameters of a route taken on its own (outside its cause's ladder)."""
+WATCH: list[Rung] = [("sleep", {"minutes": 60.0}), ("sleep", {"minutes": 60.0})]
+"""The ``watch`` route: wait and re-check twice, then escalate."""
+ROUTES: tuple[str, ...] = (
+    "retry", "wait", "rerun", "backfill", "dedupe", "apply_schema_mapping", "quarantine",
+    "kill_query", "scale_warehouse", "reprioritize", "escalate", "watch", "none",
+)  # fmt: skip
+"""Every route the triage slot can choose: an action kind, ``watch`` (wait and re-check) or
+``none`` (close without action)."""
+
+
 def first_route(key: str) -> str:
     """The first action of ``key``'s ladder; ``watch`` if it only waits; ``escalate`` if empty."""
     ladder = LADDERS.get(key, [])
@@ -74,4 +91,6 @@ def plan(route: str, key: str, *, blind: bool = False) -> list[Rung]:
     ladder = LADDERS.get(key, [])
     if first_route(key) == route:
         return list(ladder)
-    return [(route, {})]
+    if route == "watch":
+        return list(WATCH)
+    return [(route, dict(DEFAULT_PARAMS.get(route, {})))]

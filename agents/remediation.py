@@ -48,10 +48,24 @@ class AutoRemediation:
         self.log: list[RemediationStep] = []
 
     def run(
-        self, inc: Incident, rungs: list[Rung], target: int, scope: set[int]
+        self, inc: Incident, rungs: list[Rung], target: int, scope: set[int], *, paged: bool = False
     ) -> Generator[simpy.Event, Any, None]:
-        """SimPy process: climb ``rungs`` on ``target``, verify after each, escalate if needed."""
+        """SimPy process: climb ``rungs`` on ``target``, verify after each, escalate if needed.
+
+        Args:
+            inc: the incident.
+            rungs: the playbook rungs to try.
+            target: the asset they act on (-1 warehouse-wide).
+            scope: assets whose faults must all be fixed for the incident to count as fixed.
+            paged: a human is paged at once (critical incidents) while the non-destructive
+                ``rungs`` run; whoever fixes it first closes it.
+        """
         scaled: list[int] = []
+        page = None
+        if paged:
+            page = self.world.env.process(
+                self._step(inc, "escalate", target, {}, scope, "critical: human paged", scaled)
+            )
         for kind, params in rungs:
             if kind == "sleep":
                 yield self.world.env.timeout(float(params["minutes"]))
@@ -63,7 +77,12 @@ class AutoRemediation:
             if ok:
                 self._close(inc, "auto", scaled)
                 return
-        for n in range(self.max_escalations):
+        if page is not None:
+            ok = yield page
+            if ok:
+                self._close(inc, "manual", scaled)
+                return
+        for n in range(1 if page is not None else 0, self.max_escalations):
             reason = "playbook exhausted" if rungs else "routed to a human"
             if n:
                 reason = "previous escalation did not fix it"

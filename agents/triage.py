@@ -447,14 +447,28 @@ class IssueTriage:
             return "major"
         return "major" if "freshness" in inc.signals() else "minor"
 
-    def diagnose(self, inc: Incident) -> tuple[Diagnosis, Proposal]:
-        """Run the three layers on ``inc`` now."""
+    def propose(self, inc: Incident) -> tuple[Proposal, tuple[RootCandidate, ...], str]:
+        """Layer 1 on ``inc`` now: the rules' proposal, the root candidates and the severity."""
         cands = self.rca.rank(inc)
         p = self.classify(inc, cands)
         if p.subtype not in ("benign", "unknown"):
             p = replace(p, route=first_route(p.subtype))
-        sev = self.severity(inc, p)
-        chosen = self.policy.choose(p, inc)
+        return p, cands, self.severity(inc, p)
+
+    def diagnose(self, inc: Incident) -> tuple[Diagnosis, Proposal]:
+        """Run the three layers on ``inc`` now with this triage's route policy."""
+        p, cands, sev = self.propose(inc)
+        return self.finalize(inc, p, cands, sev, self.policy.choose(p, inc)), p
+
+    def finalize(
+        self,
+        inc: Incident,
+        p: Proposal,
+        cands: tuple[RootCandidate, ...],
+        sev: str,
+        chosen: str,
+    ) -> Diagnosis:
+        """Layers 2 and 3: apply the guardrails to the route slot's choice and write it up."""
         route, guard = self._guard(inc, p, chosen, sev)
         layer = self.world.assets[p.target].layer if p.target >= 0 else "Warehouse"
         if p.subtype == "benign":
@@ -467,18 +481,24 @@ class IssueTriage:
         subtype = p.subtype.split("/")[0]
         if subtype not in TAXONOMY and subtype != "benign":
             subtype = "unknown"
-        d = Diagnosis(
+        return Diagnosis(
             inc.incident_id, self.world.now, issue, subtype, layer, sev, complexity, route,
             chosen, round(p.confidence, 3), p.evidence, cands, guard,
         )  # fmt: skip
-        return d, p
 
     def _guard(self, inc: Incident, p: Proposal, route: str, sev: str) -> tuple[str, str]:
-        if route == "none":
+        """Layer 3: return (route, reason it was overridden or "").
+
+        The confidence gate and the unknown rule judge the rules' own proposal; a route policy
+        that chose otherwise answers for its choice. No policy escapes the critical rule or the
+        evidence rule.
+        """
+        if route == "none" or (route == "watch" and sev != "critical"):
             return route, ""
-        if p.issue_type == "unknown" or p.subtype == "unknown":
+        own = route == p.route
+        if own and (p.issue_type == "unknown" or p.subtype == "unknown"):
             return "escalate", "unknown issue: escalate"
-        if p.confidence < self.cfg.confidence_gate and route != "escalate":
+        if own and p.confidence < self.cfg.confidence_gate and route != "escalate":
             return (
                 "escalate",
                 f"confidence {p.confidence:.2f} below gate {self.cfg.confidence_gate}",
