@@ -28,6 +28,8 @@ from typing import Any, Protocol
 
 import simpy
 
+from agents.access_policy import AccessPolicy
+from agents.analytics import AnalyticsSupport, score_answers
 from agents.incidents import Incident
 from agents.monitor import MonitorConfig, PipelineMonitor
 from agents.playbooks import plan
@@ -71,6 +73,7 @@ class OrgConfig:
         use_calendar: mute volume alerts on business holidays and treat them as benign.
         triage_delay_min: minutes an incident gathers alerts before triage.
         history_days: days of history the monitor's baselines are primed with.
+        analytics: run Analytics Support on the analyst workload (retail topology).
     """
 
     name: str
@@ -80,6 +83,7 @@ class OrgConfig:
     use_calendar: bool = True
     triage_delay_min: float = 5.0
     history_days: float = 14.0
+    analytics: bool = True
 
 
 def org_config(name: str) -> OrgConfig:
@@ -185,10 +189,27 @@ class Organization:
             tuple(holidays),
         )  # fmt: skip
         self.remediation = AutoRemediation(world, on_close=self._on_close)
+        self.analytics: AnalyticsSupport | None = None
+        if config.analytics and world.scenario.pipeline.name == "retail":
+            # the shipped access policy names the retail datasets; other topologies need their own
+            self.analytics = AnalyticsSupport(
+                world, AccessPolicy.from_yaml(), knowledge, open_incidents=self._open_for_analysts
+            )
+            self.analytics.start()
         self.diagnoses: list[Diagnosis] = []
         self.summaries: dict[int, IncidentSummary] = {}
         self.unsafe: list[int] = []
         self.monitor.start()
+
+    def _open_for_analysts(self) -> list[tuple[int, set[int], float, float]]:
+        """Open incidents as analysts see them: id, assets, expected fix time, opened at."""
+        out = []
+        for inc in self.monitor.book.open_incidents():
+            d = inc.diagnosis
+            target = 120.0 if d is None or d.route == "escalate" else 30.0
+            start = d.t if d is not None else inc.opened_at + self.cfg.triage_delay_min
+            out.append((inc.incident_id, set(inc.assets), start + target, inc.opened_at))
+        return out
 
     # ------------------------------------------------------------------ events
     def _on_alert(self, alert: Alert, inc: Incident, new: bool) -> None:
@@ -326,6 +347,11 @@ class Organization:
             human_minutes=w.human_minutes,
             verdicts=verdicts,
             unsafe_actions=unsafe,
+            analytics=(
+                score_answers(w, self.analytics.answers, self.analytics.policy)
+                if self.analytics is not None
+                else {}
+            ),
         )
 
 

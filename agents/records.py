@@ -197,6 +197,7 @@ class EpisodeResult(NamedTuple):
         warehouse_cost: provisioned warehouse cost; ``human_minutes`` human time spent.
         verdicts: fault id → (fixed, clean) from the fix oracle at the end.
         unsafe_actions: action ids the guardrails would have refused (destructive, no evidence).
+        analytics: Analytics Support's scores (``agents.analytics.score_answers``), or empty.
     """
 
     scenario: str
@@ -218,3 +219,4 @@ class EpisodeResult(NamedTuple):
     human_minutes: float
     verdicts: dict[int, tuple[bool, bool]]
     unsafe_actions: tuple[int, ...]
+    analytics: dict[str, float] = {}  # noqa: RUF012 - NamedTuple default, never mutated

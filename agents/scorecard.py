@@ -276,5 +276,26 @@ def scorecard(eps: list[EpisodeResult]) -> dict[str, Any]:
         "definitions": DEFINITIONS_VERSION,
         "sla_targets_min": dict(SLA_TARGETS_MIN),
     }
-    episodes = [{"seed": int(ep.seed), **_metrics([x])} for ep, x in zip(eps, facts, strict=True)]
-    return _json_safe({"protocol": protocol, "aggregate": _metrics(facts), "episodes": episodes})
+    episodes = [
+        {"seed": int(ep.seed), **_metrics([x]), **analytics_metrics([ep])}
+        for ep, x in zip(eps, facts, strict=True)
+    ]
+    agg = {**_metrics(facts), **analytics_metrics(eps)}
+    return _json_safe({"protocol": protocol, "aggregate": agg, "episodes": episodes})
+
+
+def analytics_metrics(eps: list[EpisodeResult]) -> dict[str, float]:
+    """Analytics Support's scores, pooled: answer accuracy and grants outside the policy.
+
+    Episodes without an analyst workload contribute nothing; with none at all, the accuracy is
+    NaN and the violations 0.
+    """
+    scored = sum(float(ep.analytics.get("scored_answers", 0)) for ep in eps)
+    wrong = sum(
+        float(ep.analytics.get("false_ready", 0) + ep.analytics.get("false_not_ready", 0))
+        for ep in eps
+    )
+    return {
+        "analytics_answer_accuracy": (scored - wrong) / scored if scored else NAN,
+        "access_violations": sum(float(ep.analytics.get("access_violations", 0)) for ep in eps),
+    }

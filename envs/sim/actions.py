@@ -30,7 +30,9 @@ rollback               undoes action ``target`` (quarantine, apply_schema_mappin
                        block_downstream, scale_warehouse, reprioritize)
 escalate               a human responds after a log-normal delay, finds the root cause of the
                        open fault on the asset (or the oldest) and applies its best fix with
-                       the scenario's ``fix_success_prob``; costs human time
+                       the scenario's ``fix_success_prob``; costs human time. The n-th
+                       escalation about a fault always meets the same human (delay, hands-on
+                       time, success draw), so organizations compare on common random numbers
 =====================  ======================================================================
 
 Whether an action removes a fault's cause depends on the hidden root cause: for causes that act
@@ -538,22 +540,23 @@ def _rollback(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.
 def _escalate(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
     world = ctx.world
     h = world.scenario.spec.human
-    rng = world.streams["human"]
-    yield world.env.timeout(
-        h.response_median_min * math.exp(h.response_sigma * rng.standard_normal())
-    )
-    hands_on = h.fix_median_min * math.exp(0.5 * rng.standard_normal())
+    cands = _human_candidates(world, a)
+    if cands:  # common random numbers: the n-th escalation of a fault gets the same human
+        f0 = min(cands, key=lambda f: (f.onset, f.fid))
+        z_delay, z_fix, u = f0.human_draws(world.seed)
+    else:
+        rng = world.streams["human"]
+        z_delay, z_fix, u = rng.standard_normal(), rng.standard_normal(), rng.random()
+    yield world.env.timeout(h.response_median_min * math.exp(h.response_sigma * z_delay))
+    hands_on = h.fix_median_min * math.exp(0.5 * z_fix)
     world.human_minutes += hands_on
     yield world.env.timeout(hands_on)
-    cands = world.open_faults()
-    if a is not None:
-        near = [f for f in cands if f.root is a or a.idx in f.affected]
-        cands = near or [f for f in cands if f.root.idx in _ancestors(world, a)]
+    cands = _human_candidates(world, a)
     if not cands:
         return
     f = min(cands, key=lambda f: (f.onset, f.fid))
     ctx.touched.append(f.fid)
-    if rng.random() >= h.fix_success_prob:
+    if u >= h.fix_success_prob:
         ctx.outcome = "failed"
         return
     if f.active and f.cause in SELF_ENDING and f.natural_end < math.inf:
@@ -561,6 +564,15 @@ def _escalate(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.
     world.end_cause(f, ctx.aid)
     yield from ctx.repair([f])
     ctx.outcome = "mitigated"
+
+
+def _human_candidates(world: World, a: Asset | None) -> list[Fault]:
+    """Open faults a human escalated about ``a`` would find (any open fault if ``a`` is None)."""
+    cands = world.open_faults()
+    if a is not None:
+        near = [f for f in cands if f.root is a or a.idx in f.affected]
+        cands = near or [f for f in cands if f.root.idx in _ancestors(world, a)]
+    return cands
 
 
 def _ancestors(world: World, a: Asset) -> set[int]:

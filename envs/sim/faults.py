@@ -76,6 +76,14 @@ class Fault:
         self.resolved_by = ""
         self.resolving_action = -1
         self.proc: Any = None
+        self.escalations = 0
+
+    def human_draws(self, seed: int) -> tuple[float, float, float]:
+        """The next escalation's (delay z, hands-on z, success u), fixed per (seed, fault, n)."""
+        n = self.escalations
+        self.escalations += 1
+        rng = np.random.default_rng([seed, 0x48554D, self.fid, n])
+        return float(rng.standard_normal()), float(rng.standard_normal()), float(rng.random())
 
     @property
     def resolved(self) -> bool:
