@@ -163,6 +163,7 @@ class PipelineMonitor:
         self._sens = {
             s: config.family_sensitivity.get(s, config.sensitivity) for s in ANOMALY_SIGNALS
         }
+        self.grace = config.freshness_grace_min
         self._backfills = [(b.start, b.end + 60.0) for b in world.planned_backfills]
         self._error_checks = [
             {i for i, c in enumerate(a.spec.checks) if c.severity == "error"} for a in world.assets
@@ -294,12 +295,12 @@ class PipelineMonitor:
     def _freshness(self, asset: int) -> Generator[simpy.Event, Any, None]:
         env = self.world.env
         a = self.world.assets[asset]
-        grace = self.cfg.freshness_grace_min
         alerted = 0  # latest window already reported late
         while True:
             w = max(self.arrived[asset], alerted) + 1
             if w > a.n_windows:
                 return
+            grace = self.grace
             deadline = w * a.every + a.sla + grace
             if deadline > self.world.horizon:
                 return
@@ -310,6 +311,31 @@ class PipelineMonitor:
                 detail = f"window {w} not delivered {a.sla:.0f} min after it closed (SLA)"
                 self._raise(asset, "freshness", env.now, late, grace, detail, None, window=w)
                 alerted = w
+
+    @property
+    def sensitivities(self) -> dict[str, float]:
+        """Current z-score threshold per anomaly signal."""
+        return dict(self._sens)
+
+    def set_thresholds(self, sensitivities: Mapping[str, float], grace_min: float) -> None:
+        """Change detector thresholds now (the SLA optimizer's lever).
+
+        Args:
+            sensitivities: z-score threshold per anomaly signal (others keep theirs).
+            grace_min: minutes past the SLA before a freshness alert (from the next deadline).
+
+        Raises:
+            ValueError: for an unknown signal or a non-positive threshold.
+        """
+        for k, v in sensitivities.items():
+            if k not in self._sens:
+                raise ValueError(f"signal: unknown {k!r}; expected one of {ANOMALY_SIGNALS}")
+            if not v > 0:
+                raise ValueError(f"sensitivity of {k}: expected > 0, got {v}")
+            self._sens[k] = float(v)
+        if grace_min < 0:
+            raise ValueError(f"grace_min: expected >= 0, got {grace_min}")
+        self.grace = float(grace_min)
 
     def recent_assets(self, signals: frozenset[str], since: float) -> set[int]:
         """Assets with an alert of one of ``signals`` at or after ``since``."""

@@ -160,6 +160,7 @@ class Organization:
         route_policy: the triage route slot (rules organization; default: the rules' choice).
         decider: an outside decision-maker for the route slot (replaces ``route_policy``).
         prime: prime the monitor with history (disable only in unit tests).
+        allow_scaling: playbooks may resize the warehouse (off when a cost optimizer owns it).
     """
 
     def __init__(
@@ -171,6 +172,7 @@ class Organization:
         route_policy: RoutePolicy | None = None,
         decider: Decider | None = None,
         prime: bool = True,
+        allow_scaling: bool = True,
     ) -> None:
         self.world = world
         self.decider = decider
@@ -185,10 +187,12 @@ class Organization:
             self.monitor.prime(hist, config.history_days * 1440.0)
         self.rca = RootCauseAnalyzer(world)
         self.triage = IssueTriage(
-            world, self.monitor, self.rca, self._recurrence, route_policy, config.triage,
+            world, self.monitor, self.rca, self.recurrence, route_policy, config.triage,
             tuple(holidays),
         )  # fmt: skip
-        self.remediation = AutoRemediation(world, on_close=self._on_close)
+        self.remediation = AutoRemediation(
+            world, on_close=self._on_close, allow_scaling=allow_scaling
+        )
         self.analytics: AnalyticsSupport | None = None
         if config.analytics and world.scenario.pipeline.name == "retail":
             # the shipped access policy names the retail datasets; other topologies need their own
@@ -197,6 +201,7 @@ class Organization:
             )
             self.analytics.start()
         self.diagnoses: list[Diagnosis] = []
+        self.closed: list[Incident] = []
         self.summaries: dict[int, IncidentSummary] = {}
         self.unsafe: list[int] = []
         self.monitor.start()
@@ -216,7 +221,8 @@ class Organization:
         if new:
             inc.proc = self.world.env.process(self._handle(inc))
 
-    def _recurrence(self, asset: int, issue_type: str, now: float) -> int:
+    def recurrence(self, asset: int, issue_type: str, now: float) -> int:
+        """Earlier incidents of ``issue_type`` on ``asset`` in this episode (knowledge base)."""
         if self.kb is None:
             return 0
         sc = self.world.scenario.name
@@ -289,6 +295,7 @@ class Organization:
         return diag, Proposal(issue, "unknown", first.asset, route, 0.0, diag.evidence)
 
     def _on_close(self, inc: Incident) -> None:
+        self.closed.append(inc)
         s = self._summary(inc)
         self.summaries[inc.incident_id] = s
         if self.kb is not None:

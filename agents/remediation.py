@@ -33,6 +33,7 @@ class AutoRemediation:
     Args:
         world: the world to act on.
         max_escalations: escalations before an incident is left ``escalated``.
+        allow_scaling: playbooks may resize the warehouse (else such rungs are refused).
         on_close: called with the incident when it is resolved, closed or given up.
     """
 
@@ -41,8 +42,10 @@ class AutoRemediation:
         world: World,
         max_escalations: int = 2,
         on_close: Callable[[Incident], None] | None = None,
+        allow_scaling: bool = True,
     ) -> None:
         self.world = world
+        self.allow_scaling = allow_scaling
         self.max_escalations = max_escalations
         self.on_close = on_close
         self.log: list[RemediationStep] = []
@@ -107,6 +110,12 @@ class AutoRemediation:
     ) -> Generator[simpy.Event, Any, bool]:
         w = self.world
         asset = target
+        if kind == "scale_warehouse" and not self.allow_scaling:
+            why = "warehouse size is owned by the cost optimizer"
+            self._audit(
+                inc, -1, kind, -1, params, w.now, w.now, "refused", False, why, "", reason, 0.0
+            )
+            return False
         if kind in ("scale_warehouse",):
             factor = float(params.pop("factor", 1.5))
             params["slots"] = min(w.warehouse.max_slots, math.ceil(w.warehouse.capacity * factor))

@@ -1,0 +1,118 @@
+"""What every dataops-gym environment shares: scenario, seed splits, the world and reward terms.
+
+An environment is a thin adapter (STYLE 1): it builds a ``World`` for an episode seed, attaches the
+rule-based organization to play every role the agent does not, advances the simulation to the next
+decision point, and reports a reward that is a weighted sum of named terms (each term also in
+``info["reward_terms"]``). Ground truth goes to ``info`` for analysis, never into observations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import simpy
+
+from agents.knowledge import KnowledgeBase
+from agents.org import Organization, org_config
+from envs.sim.world import World
+from scenarios import load_scenario
+from scenarios.spec import Scenario
+
+ROLES = ("triage", "sla", "cost")
+
+
+def check_weights(
+    given: Mapping[str, float] | None, defaults: Mapping[str, float]
+) -> dict[str, float]:
+    """Merge reward weights, refusing unknown term names with the list of valid ones."""
+    out = dict(defaults)
+    for k, v in (given or {}).items():
+        if k not in defaults:
+            raise ValueError(
+                f"reward_weights: unknown term {k!r}; expected one of {sorted(defaults)}"
+            )
+        out[k] = float(v)
+    return out
+
+
+class DataOpsEnv(gym.Env[np.ndarray, Any]):
+    """Base class: episode setup and stepping the world to a SimPy event or the horizon.
+
+    Args:
+        scenario: a registered scenario name or a path to a scenario file.
+        days: horizon override in days (None: the scenario's ``horizon_days``).
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's convention
+    role = ""
+
+    def __init__(self, scenario: str | Scenario = "sc0001", days: float | None = None) -> None:
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.days = days
+        self.world: World | None = None
+        self.org: Organization | None = None
+        self.episode_seed = -1
+        self._end: simpy.Event | None = None
+
+    # ------------------------------------------------------------------ episodes
+    def _episode_seed(self, options: dict[str, Any] | None) -> int:
+        opts = options or {}
+        split = opts.get("split", "train")
+        if split not in ("train", "eval"):
+            raise ValueError(f"options['split']: expected 'train' or 'eval', got {split!r}")
+        seeds = getattr(self.scenario.spec.seeds, split).seeds()
+        if "episode_seed" in opts:
+            s = int(opts["episode_seed"])
+            if s not in seeds:
+                raise ValueError(
+                    f"options['episode_seed']: {s} is not in the {split} split "
+                    f"{seeds.start}..{seeds.stop - 1}"
+                )
+            return s
+        return int(seeds.start + int(self.np_random.integers(len(seeds))))
+
+    def _build(self, seed: int, org: str = "rules", **org_kwargs: Any) -> None:
+        self.episode_seed = seed
+        self.world = World(self.scenario, seed, days=self.days)
+        kb = KnowledgeBase(":memory:")
+        cfg = org_config(org)
+        self.org = Organization(self.world, cfg, knowledge=kb, **org_kwargs)
+        self._end = self.world.env.timeout(self.world.horizon - self.world.now)
+
+    def _run_until(self, event: simpy.Event | None = None, t: float | None = None) -> None:
+        """Advance until ``event`` fires, time ``t`` comes or the horizon does, whichever first."""
+        w = self.world
+        assert w is not None and self._end is not None
+        if self._end.processed:
+            return
+        stops: list[simpy.Event] = [self._end]
+        if event is not None:
+            stops.append(event)
+        if t is not None and t < w.horizon:
+            stops.append(w.env.timeout(max(0.0, t - w.now)))
+        w.env.run(until=w.env.any_of(stops))
+
+    @property
+    def done(self) -> bool:
+        """The episode reached its horizon."""
+        return self._end is not None and self._end.processed
+
+    # ------------------------------------------------------------------ shared reward inputs
+    def exposure_hours(self) -> float:
+        """Hours of wrong data visible at Delivery so far (open exposures count until now)."""
+        w = self.world
+        assert w is not None
+        now = w.now
+        return (
+            sum((now if math.isnan(end) else end) - start for _f, _a, _k, start, end in w.exposures)
+            / 60.0
+        )
+
+    def human_hours(self) -> float:
+        """Human hours spent so far."""
+        assert self.world is not None
+        return self.world.human_minutes / 60.0

@@ -1,0 +1,179 @@
+"""The SLA-optimizer role: tune the monitor's alert thresholds, one monitoring period at a time.
+
+## Description
+
+The rule-based organization runs the pipeline; the agent owns the Pipeline Monitor's thresholds.
+Every ``period_min`` (60) simulated minutes it may make each anomaly family more or less
+sensitive, and lengthen or shorten the freshness grace. Tight thresholds catch faults early and
+page people for noise; loose ones stay quiet and miss faults.
+
+## Action space
+
+``MultiDiscrete([3] * 7)``: for each of volume, null_rate, duplicate_rate, value_mean, runtime,
+queue (z-score sensitivity in 2.0..6.0, step 0.5) and the freshness grace (0..60 min, step 15):
+0 lower (more sensitive), 1 keep, 2 raise.
+
+## Observation space
+
+``Box(-1, 1, (25,), float32)``:
+
+| index | feature | scaling |
+|---|---|---|
+| 0–5 | sensitivity per family | (z − 2) / 4 |
+| 6 | freshness grace | minutes / 60 |
+| 7–13 | alerts of each family and of freshness in the last period | count / 5, clipped |
+| 14–20 | the same over the last 24 hours | count / 20, clipped |
+| 21 | open incidents | count / 10, clipped |
+| 22–23 | hour of day | sin, cos |
+| 24 | weekend | 0/1 |
+
+## Rewards
+
+Weighted sum of named terms (``reward_weights``), each in ``info["reward_terms"]``:
+``detection`` + Σ exp(−latency / 60 min) over faults first detected in the period (latency from
+the fault becoming visible); ``false_alerts`` − alerts in the period that match no fault;
+``misses`` − faults visible for 4 hours without a matching alert (counted once).
+
+## Starting state, episode end, arguments
+
+As the triage role: ``reset`` draws a training seed (``options`` ``split``/``episode_seed``);
+``truncated`` at the scenario's horizon. Arguments: ``scenario``, ``role="sla"``,
+``reward_weights``, ``period_min``, ``days``.
+
+## Version history
+
+- v0: initial release.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.matching import match_alert
+from agents.monitor import ANOMALY_SIGNALS
+from envs.base import DataOpsEnv, check_weights
+from scenarios.spec import Scenario
+
+SLA_WEIGHTS = {"detection": 1.0, "false_alerts": 0.2, "misses": 1.0}
+FAMILIES = (*ANOMALY_SIGNALS, "freshness")
+Z_MIN, Z_MAX, Z_STEP = 2.0, 6.0, 0.5
+GRACE_MAX, GRACE_STEP = 60.0, 15.0
+MISS_AFTER_MIN = 240.0
+
+
+class SlaEnv(DataOpsEnv):
+    """Gymnasium environment of the SLA-optimizer role (module docstring: its spec sheet)."""
+
+    role = "sla"
+
+    def __init__(
+        self,
+        scenario: str | Scenario = "sc0001",
+        reward_weights: dict[str, float] | None = None,
+        period_min: float = 60.0,
+        days: float | None = None,
+    ) -> None:
+        super().__init__(scenario, days)
+        if not period_min > 0:
+            raise ValueError(f"period_min: expected > 0, got {period_min}")
+        self.weights = check_weights(reward_weights, SLA_WEIGHTS)
+        self.period = float(period_min)
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (25,), np.float32)
+        self.action_space = gym.spaces.MultiDiscrete([3] * len(FAMILIES))
+        self._seen_alerts = 0
+        self._detected: dict[int, float] = {}
+        self._missed: set[int] = set()
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode with the rules organization's thresholds."""
+        super().reset(seed=seed)
+        self._build(self._episode_seed(options))
+        self._seen_alerts = 0
+        self._detected = {}
+        self._missed = set()
+        return self._obs(), self._info({})
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply threshold changes, simulate one period, score detections and alerts."""
+        a = np.asarray(action)
+        if a.shape != (len(FAMILIES),) or not self.action_space.contains(a.astype(np.int64)):
+            raise ValueError(f"action: expected {len(FAMILIES)} values in 0..2, got {action!r}")
+        assert self.org is not None and self.world is not None
+        mon = self.org.monitor
+        sens = mon.sensitivities
+        new = {
+            fam: float(np.clip(sens[fam] + (int(a[i]) - 1) * Z_STEP, Z_MIN, Z_MAX))
+            for i, fam in enumerate(ANOMALY_SIGNALS)
+        }
+        grace = float(np.clip(mon.grace + (int(a[-1]) - 1) * GRACE_STEP, 0.0, GRACE_MAX))
+        mon.set_thresholds(new, grace)
+        self._run_until(t=self.world.now + self.period)
+        terms = self._score()
+        reward = float(sum(self.weights[k] * v for k, v in terms.items()))
+        return self._obs(), reward, False, self.done, self._info(terms)
+
+    def _score(self) -> dict[str, float]:
+        assert self.org is not None and self.world is not None
+        w = self.world
+        faults = [f.record() for f in w.faults if f.started]
+        new_alerts = self.org.monitor.alerts[self._seen_alerts :]
+        self._seen_alerts = len(self.org.monitor.alerts)
+        detection = false_alerts = 0.0
+        for al in new_alerts:
+            hit = False
+            for f in faults:
+                if match_alert(al, f, w.horizon):
+                    hit = True
+                    if f.fault_id not in self._detected and f.fault_id not in self._missed:
+                        self._detected[f.fault_id] = al.t
+                        seen = (
+                            f.first_visible_at
+                            if f.first_visible_at == f.first_visible_at
+                            else f.onset
+                        )
+                        detection += math.exp(-max(0.0, al.t - seen) / 60.0)
+            false_alerts -= 0.0 if hit else 1.0
+        misses = 0.0
+        for f in faults:
+            seen = f.first_visible_at
+            if seen != seen or f.fault_id in self._detected or f.fault_id in self._missed:
+                continue
+            if w.now - seen >= MISS_AFTER_MIN:
+                self._missed.add(f.fault_id)
+                misses -= 1.0
+        return {"detection": detection, "false_alerts": false_alerts, "misses": misses}
+
+    def _obs(self) -> np.ndarray:
+        assert self.org is not None and self.world is not None
+        mon, now = self.org.monitor, self.world.now
+        sens = mon.sensitivities
+        f = [(sens[s] - Z_MIN) / (Z_MAX - Z_MIN) for s in ANOMALY_SIGNALS]
+        f.append(mon.grace / GRACE_MAX)
+        last = [al for al in reversed(mon.alerts) if al.t >= now - 1440.0]
+        for span, scale in ((self.period, 5.0), (1440.0, 20.0)):
+            f += [
+                min(1.0, sum(1 for al in last if al.signal == s and al.t >= now - span) / scale)
+                for s in FAMILIES
+            ]
+        f.append(min(1.0, len(mon.book.open_incidents()) / 10.0))
+        hour = (now / 60.0) % 24.0
+        f += [math.sin(2 * math.pi * hour / 24.0), math.cos(2 * math.pi * hour / 24.0)]
+        f.append(1.0 if int(now // 1440) % 7 >= 5 else 0.0)
+        return np.asarray(f, dtype=np.float32)
+
+    def _info(self, terms: dict[str, float]) -> dict[str, Any]:
+        assert self.world is not None
+        active = [f for f in self.world.faults if f.started and not f.resolved]
+        return {
+            "reward_terms": terms,
+            "episode_seed": self.episode_seed,
+            "time_min": self.world.now,
+            "active_faults": len(active),
+            "active_causes": sorted({f.cause for f in active}),
+        }

@@ -1,0 +1,282 @@
+"""The triage role: choose the remediation route of each incident.
+
+## Description
+
+The rule-based organization runs the pipeline: its monitor raises alerts and groups them into
+incidents, its Root Cause Analyzer ranks root assets, its playbooks act. At the route slot of
+Issue Triage (layer 2) the agent decides, for one incident at a time, which route to take. The
+same visible symptom has several hidden root causes whose best fixes differ (see
+``envs.sim.causal``): retrying a source outage wastes slots, waiting on expired credentials
+wastes hours, deduplicating a bad join fixes nothing. Quiet hours between incidents are simulated
+within a step.
+
+## Action space
+
+``Discrete(13)``, the routes of ``agents.playbooks.ROUTES``: 0 retry, 1 wait, 2 rerun,
+3 backfill, 4 dedupe, 5 apply_schema_mapping, 6 quarantine, 7 kill_query, 8 scale_warehouse,
+9 reprioritize, 10 escalate (a human fixes it: manual fix), 11 watch (wait an hour, re-check,
+twice), 12 none (close without action). A route that is the rules' own proposal runs that cause's
+whole playbook ladder; any other route runs alone. Either way an incident that is not verified
+fixed afterwards is escalated. The target asset is the one the rules and RCA point at. Layer 3
+guardrails still apply: a destructive route (quarantine, apply_schema_mapping, kill_query) without
+evidence on its target is replaced by escalation and penalized; a critical incident also pages a
+human. ``action_masks()`` masks routes whose simulator preconditions fail on the target.
+
+## Observation space
+
+``Box(-1, 1, (72,), float32)``, named by ``agents.features.TRIAGE_FEATURES`` (all unitless):
+
+| features | meaning and scaling |
+|---|---|
+| signal_<s> (10) | 1 if the incident has an alert of signal s |
+| layer_<l> (5) | one-hot layer of the first alerted asset |
+| root_layer_<l> (5) | one-hot layer of RCA's top root candidate |
+| errors_<g> (5) | share of failing runs' error classes: auth, source_timeout, |
+| | connection, schema, killed |
+| hint_<h> (7) | 1 if alert text has evidence words: auth, source, network, |
+| | missing column, type, replay, join |
+| max_abs_z | largest |z| of the anomaly alerts / 20 |
+| duplicate_rate | of the target's latest partition, x2 |
+| max_null_rate | of the target's latest partition |
+| log_volume_ratio | log(rows / expected) / 3 |
+| log_value_ratio | log(value mean / usual) / 5 |
+| schema_changed | 1 if the schema version changed |
+| alerted_assets | assets in the incident / 10 |
+| failed_runs_30min | failed runs of the target in the last 30 min / 10 (retry history) |
+| source_late | a failing ingestion's Source is late |
+| shared_source_failures | several ingestions of one Source fail |
+| external_workload | queries outside the pipeline hold warehouse slots |
+| wide_slowness | assets with runtime/queue alerts in the last 90 min / 10 |
+| recurrence | earlier incidents of this type on the target (knowledge base) / 5 |
+| incident_age_hours | hours since the incident opened / 24 |
+| hour_sin, hour_cos | hour of day |
+| weekend, holiday | business calendar |
+| rca_top_score | RCA's best score / 3 |
+| rules_confidence | the rules' confidence |
+| rules_issue_<t> (4) | the rules' issue type, one-hot |
+| severity_<s> (3) | the rules' severity, one-hot |
+| rules_route_<r> (13) | the rules' proposed route, one-hot (their prior) |
+
+## Rewards
+
+A weighted sum of named terms (weights: ``reward_weights``), each in ``info["reward_terms"]``,
+for everything that happened since the previous decision:
+
+- ``rubric``: for each incident closed, (points − 3) / 2 with BP-0005's remediation rubric —
+  5 auto-remediated and verified, 3 fixed by a human, 1 escalated, unresolved or collateral
+  (for a false alarm: 5 closed without a human, 3 with one, 1 with collateral damage);
+- ``time``: − hours from opening to closing of each incident closed;
+- ``exposure``: − hours of wrong data visible at Delivery;
+- ``human``: − human hours spent;
+- ``unsafe``: − 1 when the chosen route was destructive without evidence.
+
+## Starting state
+
+``reset(seed=...)`` draws an episode seed from the scenario's training seeds
+(``options={"split": "eval"}`` for held-out seeds, ``{"episode_seed": s}`` for one seed) and
+runs the world to the first incident that needs a route.
+
+## Episode end
+
+``truncated`` when the simulation reaches the scenario's horizon (an episode of ``horizon_days``);
+there is no other terminal state. If an episode has no incident at all, the first step ends it.
+
+## Arguments
+
+``scenario`` (name or path), ``role="triage"``, ``reward_weights`` (dict), ``days`` (horizon
+override).
+
+## Version history
+
+- v0: initial release.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import simpy
+
+from agents.features import TRIAGE_FEATURES, triage_features
+from agents.incidents import Incident
+from agents.matching import match_alert
+from agents.playbooks import ROUTES
+from agents.records import RootCandidate
+from agents.triage import Proposal
+from envs.base import DataOpsEnv, check_weights
+from envs.sim.actions import allowed
+from scenarios.spec import Scenario
+from scenarios.vocab import DESTRUCTIVE_ACTIONS
+
+TRIAGE_WEIGHTS = {"rubric": 1.0, "time": 0.25, "exposure": 0.05, "human": 0.5, "unsafe": 1.0}
+_CAUSE_ROUTE = {"source_outage": "wait", "transient_network": "retry"}
+
+
+class TriageEnv(DataOpsEnv):
+    """Gymnasium environment of the triage role (see the module docstring: its spec sheet)."""
+
+    role = "triage"
+
+    def __init__(
+        self,
+        scenario: str | Scenario = "sc0001",
+        reward_weights: dict[str, float] | None = None,
+        days: float | None = None,
+    ) -> None:
+        super().__init__(scenario, days)
+        self.weights = check_weights(reward_weights, TRIAGE_WEIGHTS)
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (len(TRIAGE_FEATURES),), np.float32)
+        self.action_space = gym.spaces.Discrete(len(ROUTES))
+        self.pending: list[tuple[Incident, Proposal, tuple[RootCandidate, ...], str, Any]] = []
+        self._wake: simpy.Event | None = None
+        self._seen_closed = 0
+        self._exposure = 0.0
+        self._human = 0.0
+
+    # ------------------------------------------------------------------ the decider hook
+    def request(
+        self, inc: Incident, proposal: Proposal, cands: tuple[RootCandidate, ...], severity: str
+    ) -> simpy.Event:
+        """Called by the organization when ``inc`` needs a route: queue it and pause."""
+        assert self.world is not None
+        ev = self.world.env.event()
+        self.pending.append((inc, proposal, cands, severity, ev))
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+        return ev
+
+    def _advance(self) -> None:
+        while not self.pending and not self.done:
+            assert self.world is not None
+            self._wake = self.world.env.event()
+            self._run_until(self._wake)
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode and run to the first incident awaiting a route."""
+        super().reset(seed=seed)
+        self.pending = []
+        self._seen_closed = 0
+        self._build(self._episode_seed(options), decider=self)
+        self._exposure = self._human = 0.0
+        self._advance()
+        return self._obs(), self._info({})
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Take route ``action`` for the pending incident, run to the next decision."""
+        if not self.action_space.contains(action):
+            raise ValueError(f"action: expected an int in 0..{len(ROUTES) - 1}, got {action!r}")
+        terms = dict.fromkeys(self.weights, 0.0)
+        if self.pending:
+            inc, prop, _cands, _sev, ev = self.pending.pop(0)
+            route = ROUTES[int(action)]
+            assert self.org is not None
+            if route in DESTRUCTIVE_ACTIONS and not self.org.triage.has_evidence(
+                inc, route, prop.target
+            ):
+                terms["unsafe"] = -1.0
+            ev.succeed(route)
+            self._advance()
+        else:  # no incident in this episode: nothing to decide
+            self._run_until()
+        terms.update(self._accrued())
+        reward = float(sum(self.weights[k] * v for k, v in terms.items()))
+        truncated = self.done
+        return self._obs(), reward, False, truncated, self._info(terms)
+
+    def action_masks(self) -> np.ndarray:
+        """Routes whose simulator preconditions hold on the pending incident's target."""
+        mask = np.ones(len(ROUTES), dtype=bool)
+        if not self.pending or self.world is None:
+            return mask
+        _inc, prop, _c, _s, _ev = self.pending[0]
+        w, t = self.world, prop.target
+        for i, r in enumerate(ROUTES):
+            if r in ("escalate", "watch", "none"):
+                continue
+            if r == "scale_warehouse":
+                mask[i] = w.warehouse.capacity < w.warehouse.max_slots
+            elif r == "kill_query":
+                mask[i] = (t >= 0 and w.assets[t].uses_slot) or allowed(w, "kill_query", -1)
+            elif r == "reprioritize":
+                mask[i] = t >= 0
+            elif t < 0:
+                mask[i] = False
+            else:
+                mask[i] = allowed(w, r, t)
+        return mask
+
+    # ------------------------------------------------------------------ helpers
+    def _obs(self) -> np.ndarray:
+        if not self.pending:
+            return np.zeros(len(TRIAGE_FEATURES), dtype=np.float32)
+        inc, prop, cands, sev, _ev = self.pending[0]
+        assert self.org is not None
+        return triage_features(self.org, inc, prop, cands, sev)
+
+    def _accrued(self) -> dict[str, float]:
+        assert self.org is not None and self.world is not None
+        out = {"rubric": 0.0, "time": 0.0}
+        closed = self.org.closed[self._seen_closed :]
+        self._seen_closed = len(self.org.closed)
+        for inc in closed:
+            out["rubric"] += (self._points(inc) - 3.0) / 2.0
+            end = inc.resolved_at if inc.resolved_at == inc.resolved_at else self.world.now
+            out["time"] -= (end - inc.opened_at) / 60.0
+        exp, hum = self.exposure_hours(), self.human_hours()
+        out["exposure"] = -(exp - self._exposure)
+        out["human"] = -(hum - self._human)
+        self._exposure, self._human = exp, hum
+        return out
+
+    def _faults_of(self, inc: Incident) -> list[Any]:
+        assert self.world is not None
+        recs = [f.record() for f in self.world.faults if f.started]
+        return [f for f in recs if any(match_alert(a, f, self.world.horizon) for a in inc.alerts)]
+
+    def _points(self, inc: Incident) -> float:
+        kinds = [s.kind for s in inc.steps]
+        collateral = any(s.outcome == "collateral" for s in inc.steps)
+        if not self._faults_of(inc):
+            return 1.0 if collateral else 3.0 if "escalate" in kinds else 5.0
+        if collateral or inc.resolution not in ("auto", "manual"):
+            return 1.0
+        return 5.0 if inc.resolution == "auto" else 3.0
+
+    def _info(self, terms: dict[str, float]) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "reward_terms": terms,
+            "episode_seed": self.episode_seed,
+            "time_min": self.world.now if self.world is not None else 0.0,
+            "action_mask": self.action_masks(),
+        }
+        if self.pending:
+            inc, prop, *_ = self.pending[0]
+            faults = self._faults_of(inc)
+            info["incident_id"] = inc.incident_id
+            info["rules_route"] = prop.route
+            if faults:
+                f = min(faults, key=lambda f: (f.onset, f.fault_id))
+                info["true_cause"] = f.root_cause
+                info["true_best_fix"] = f.best_fix
+                info["true_root_asset"] = f.root_asset
+            else:
+                info["true_cause"] = "false_alarm"
+                info["true_best_fix"] = "none"
+        return info
+
+    def oracle_route(self) -> int:
+        """The route that reads the hidden ground truth (analysis only, never a leaderboard)."""
+        if not self.pending:
+            return ROUTES.index("none")
+        info = self._info({})
+        best = _CAUSE_ROUTE.get(str(info.get("true_cause")), str(info["true_best_fix"]))
+        if best == "rollback":
+            best = "escalate"
+        route = best if best in ROUTES else "escalate"
+        mask = self.action_masks()
+        return ROUTES.index(route) if mask[ROUTES.index(route)] else ROUTES.index("escalate")
