@@ -181,6 +181,22 @@ class PipelineMonitor:
             if r.status == "success" and r.trigger == "schedule":
                 self._learn(r, r.ended_at - offset_min)
 
+    def baselines(self) -> tuple[tuple[tuple[int, str, int], tuple[tuple[float, float], ...]], ...]:
+        """A snapshot of the learned baselines (to prime another monitor of the same pipeline)."""
+        return tuple((k, tuple(b.values)) for k, b in self._base.items())
+
+    def load_baselines(
+        self, snapshot: tuple[tuple[tuple[int, str, int], tuple[tuple[float, float], ...]], ...]
+    ) -> None:
+        """Start from a ``baselines()`` snapshot instead of learning from history again."""
+        for key, values in snapshot:
+            b = _Baseline()
+            b.values.extend(values)
+            b.n = len(values)
+            b.s = sum(x for _, x in values)
+            b.ss = sum(x * x for _, x in values)
+            self._base[key] = b
+
     def start(self) -> None:
         """Subscribe to telemetry and start the freshness timers."""
         self.world.subscribe(self._on_record)

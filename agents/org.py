@@ -112,6 +112,11 @@ def org_config(name: str) -> OrgConfig:
     raise ValueError(f"org: unknown organization {name!r}; expected one of {', '.join(ORG_NAMES)}")
 
 
+_PRIMED: dict[tuple[str, str, float], Any] = {}
+"""Primed monitor baselines per (scenario file, name, history days): history is the same for
+every episode of a scenario, so it is learned once per process."""
+
+
 @lru_cache(maxsize=16)
 def _history(source: str, name: str, days: float) -> tuple[RunRecord, ...]:
     from scenarios.loader import load_scenario
@@ -183,8 +188,15 @@ class Organization:
         mcfg = replace(mcfg, holidays=tuple(holidays))
         self.monitor = PipelineMonitor(world, mcfg, self._on_alert)
         if prime and config.history_days > 0:
-            hist = history(world.scenario, config.history_days)
-            self.monitor.prime(hist, config.history_days * 1440.0)
+            key = (world.scenario.source, world.scenario.name, config.history_days)
+            snap = _PRIMED.get(key) if world.scenario.source not in ("", "bench") else None
+            if snap is None:
+                hist = history(world.scenario, config.history_days)
+                self.monitor.prime(hist, config.history_days * 1440.0)
+                if world.scenario.source not in ("", "bench"):
+                    _PRIMED[key] = self.monitor.baselines()
+            else:
+                self.monitor.load_baselines(snap)
         self.rca = RootCauseAnalyzer(world)
         self.triage = IssueTriage(
             world, self.monitor, self.rca, self.recurrence, route_policy, config.triage,

@@ -1,26 +1,35 @@
 """Gymnasium environments of dataops-gym (thin adapters) and, in ``envs.sim``, the simulator.
 
-Importing this package registers the environment ids by entry-point string (no environment
-module is imported until one is made)::
+The environment ids are registered by entry-point string (no environment module is imported
+until one is made)::
 
     import gymnasium as gym
     env = gym.make("envs:dataops/LateArrival-v0", role="triage")
 
-=================================  =================================================
-id                                 scenario
-=================================  =================================================
-``dataops/LateArrival-v0``         SC-0001 Late Data Arrival (``sc0001``)
-``dataops/QualityDegradation-v0``  SC-0002 Quality Degradation (``sc0002``)
-``dataops/PerformanceDegradation-v0``  SC-0003 Performance Degradation (``sc0003``)
-``dataops/Pipeline-v0``            any scenario: ``scenario=<name or path>``
-=================================  =================================================
+=======================================  ==============================================
+id                                       scenario
+=======================================  ==============================================
+``dataops/LateArrival-v0``               SC-0001 Late Data Arrival (``sc0001``)
+``dataops/QualityDegradation-v0``        SC-0002 Quality Degradation (``sc0002``)
+``dataops/PerformanceDegradation-v0``    SC-0003 Performance Degradation (``sc0003``)
+``dataops/Pipeline-v0``                  any scenario: ``scenario=<name or path>``
+=======================================  ==============================================
 
 Each takes ``role`` in ``triage | sla | cost``; the organization plays the others.
+
+Importing ``envs.sim`` must not import gymnasium (the simulator knows nothing about learning),
+so registration happens when gymnasium is (or gets) imported: at once if it already is, else
+right after its own import completes.
 """
 
 from __future__ import annotations
 
-from gymnasium.envs.registration import register, registry
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+from collections.abc import Sequence
+from types import ModuleType
 
 ENV_IDS = {
     "dataops/LateArrival-v0": "sc0001",
@@ -30,11 +39,44 @@ ENV_IDS = {
 }
 """Registered ids → their scenario (None: given by ``scenario=``)."""
 
-for _id, _scenario in ENV_IDS.items():
-    if _id not in registry:
-        register(
-            id=_id,
-            entry_point="envs.factory:make_env",
-            kwargs={} if _scenario is None else {"scenario": _scenario},
-            disable_env_checker=False,
-        )
+
+def register_envs() -> None:
+    """Register every id with gymnasium (idempotent)."""
+    from gymnasium.envs.registration import register, registry
+
+    for env_id, scenario in ENV_IDS.items():
+        if env_id not in registry:
+            register(
+                id=env_id,
+                entry_point="envs.factory:make_env",
+                kwargs={} if scenario is None else {"scenario": scenario},
+            )
+
+
+class _RegisterAfterGymnasium(importlib.abc.MetaPathFinder):
+    """Runs ``register_envs`` right after gymnasium's own import, whenever that happens."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "gymnasium":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            register_envs()
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+if "gymnasium" in sys.modules:
+    register_envs()
+elif not any(isinstance(f, _RegisterAfterGymnasium) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterGymnasium())
