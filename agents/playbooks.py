@@ -55,6 +55,20 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 """Parameters of a route taken on its own (outside its cause's ladder)."""
 WATCH: list[Rung] = [("sleep", {"minutes": 60.0}), ("sleep", {"minutes": 60.0})]
 """The ``watch`` route: wait and re-check twice, then escalate."""
+ROUTE_LADDERS: dict[str, list[Rung]] = {
+    "retry": [("retry", {"attempts": 3, "backoff_min": 5.0})],
+    "wait": [("wait", {"minutes": 30.0}), ("wait", {"minutes": 30.0}),
+             ("wait", {"minutes": 60.0}), ("wait", {"minutes": 60.0})],
+    "rerun": [("rerun", {}), ("rerun", {})],
+    "backfill": [("backfill", {}), ("sleep", {"minutes": 120.0}), ("backfill", {}),
+                 ("sleep", {"minutes": 240.0}), ("backfill", {})],
+    "dedupe": [("dedupe", {}), ("rerun", {})],
+    "kill_query": [("kill_query", {}), ("kill_query", {})],
+    "scale_warehouse": [("scale_warehouse", {"factor": 1.5}), ("scale_warehouse", {"factor": 1.5})],
+    "watch": WATCH,
+}  # fmt: skip
+"""A route chosen without a diagnosed cause (a route policy's own choice): the route's own
+ladder, the same action repeated or escalated; routes not listed run once."""
 ROUTES: tuple[str, ...] = (
     "retry", "wait", "rerun", "backfill", "dedupe", "apply_schema_mapping", "quarantine",
     "kill_query", "scale_warehouse", "reprioritize", "escalate", "watch", "none",
@@ -90,6 +104,6 @@ def plan(route: str, key: str, *, blind: bool = False) -> list[Rung]:
     ladder = LADDERS.get(key, [])
     if first_route(key) == route:
         return list(ladder)
-    if route == "watch":
-        return list(WATCH)
+    if route in ROUTE_LADDERS:
+        return [(k, dict(p)) for k, p in ROUTE_LADDERS[route]]
     return [(route, dict(DEFAULT_PARAMS.get(route, {})))]

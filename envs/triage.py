@@ -63,8 +63,9 @@ A weighted sum of named terms (weights: ``reward_weights``), each in ``info["rew
 for everything that happened since the previous decision:
 
 - ``rubric``: for each incident closed, (points − 3) / 2 with BP-0005's remediation rubric —
-  5 auto-remediated and verified, 3 fixed by a human, 1 escalated, unresolved or collateral
-  (for a false alarm: 5 closed without a human, 3 with one, 1 with collateral damage);
+  5 auto-remediated and verified (or verified fixed on re-check), 3 fixed by a human, 1
+  escalated without a fix, unresolved or collateral (for a false alarm: 5 closed without a
+  human, 3 with one, 1 with collateral damage);
 - ``time``: − hours from opening to closing of each incident closed;
 - ``exposure``: − hours of wrong data visible at Delivery;
 - ``human``: − human hours spent;
@@ -243,9 +244,10 @@ class TriageEnv(DataOpsEnv):
         collateral = any(s.outcome == "collateral" for s in inc.steps)
         if not self._faults_of(inc):
             return 1.0 if collateral else 3.0 if "escalate" in kinds else 5.0
-        if collateral or inc.resolution not in ("auto", "manual"):
+        if collateral or inc.resolution not in ("auto", "manual", "benign"):
             return 1.0
-        return 5.0 if inc.resolution == "auto" else 3.0
+        # "benign" here: closed after re-checking found it fixed (by the root's own incident)
+        return 3.0 if inc.resolution == "manual" else 5.0
 
     def _info(self, terms: dict[str, float]) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -273,10 +275,16 @@ class TriageEnv(DataOpsEnv):
         """The route that reads the hidden ground truth (analysis only, never a leaderboard)."""
         if not self.pending:
             return ROUTES.index("none")
+        inc, prop, *_ = self.pending[0]
         info = self._info({})
-        best = _CAUSE_ROUTE.get(str(info.get("true_cause")), str(info["true_best_fix"]))
+        cause = str(info.get("true_cause"))
+        best = _CAUSE_ROUTE.get(cause, str(info["true_best_fix"]))
         if best == "rollback":
             best = "escalate"
+        root = info.get("true_root_asset", -1)
+        secondary = root != prop.target and root not in inc.assets and cause != "source_outage"
+        if cause != "false_alarm" and secondary:
+            best = "watch"  # a downstream symptom: the root's own incident fixes it
         route = best if best in ROUTES else "escalate"
         mask = self.action_masks()
-        return ROUTES.index(route) if mask[ROUTES.index(route)] else ROUTES.index("escalate")
+        return ROUTES.index(route) if mask[ROUTES.index(route)] else ROUTES.index("watch")
