@@ -75,7 +75,8 @@ for everything that happened since the previous decision:
 
 ``reset(seed=...)`` draws an episode seed from the scenario's training seeds
 (``options={"split": "eval"}`` for held-out seeds, ``{"episode_seed": s}`` for one seed) and
-runs the world to the first incident that needs a route.
+runs the world to the first incident that needs a route; a drawn episode without any incident is
+replaced by the next draw (up to 20).
 
 ## Episode end
 
@@ -160,11 +161,15 @@ class TriageEnv(DataOpsEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode and run to the first incident awaiting a route."""
         super().reset(seed=seed)
-        self.pending = []
-        self._seen_closed = 0
-        self._build(self._episode_seed(options), decider=self)
-        self._exposure = self._human = 0.0
-        self._advance()
+        fixed = "episode_seed" in (options or {})
+        for _ in range(1 if fixed else 20):  # an episode without any incident teaches nothing
+            self.pending = []
+            self._seen_closed = 0
+            self._build(self._episode_seed(options), decider=self)
+            self._exposure = self._human = 0.0
+            self._advance()
+            if self.pending:
+                break
         return self._obs(), self._info({})
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:

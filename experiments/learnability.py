@@ -1,0 +1,118 @@
+"""Is the triage problem learnable and not trivial? Random, rules, oracle and MaskablePPO.
+
+Usage::
+
+    python -m experiments.learnability scenarios=[sc0001] seeds=[0,1,2] timesteps=100000
+
+For each scenario, trains MaskablePPO on the triage role (training seeds of the scenario) once
+per seed, then evaluates it and the random, rules and oracle baselines on the same held-out
+evaluation episodes (deterministic actions). Writes ``learnability.json`` and prints a table of
+mean episode reward ± standard error. The gap between rules and oracle is the room RL has.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from envs.baselines import baseline
+from envs.factory import make_env
+
+SCENARIO_IDS = {"sc0001": "LateArrival-v0", "sc0002": "QualityDegradation-v0",
+                "sc0003": "PerformanceDegradation-v0"}  # fmt: skip
+
+
+def evaluate(policy: Any, env: Any, episodes: int, *, masked: bool = False) -> list[float]:
+    """Mean-able returns of ``policy`` on the first ``episodes`` held-out seeds."""
+    start = env.scenario.spec.seeds.eval.start
+    out = []
+    for i in range(episodes):
+        obs, _ = env.reset(options={"split": "eval", "episode_seed": start + i})
+        done, ret = False, 0.0
+        while not done:
+            if masked:
+                action, _ = policy.predict(obs, deterministic=True, action_masks=env.action_masks())
+            else:
+                action, _ = policy.predict(obs, deterministic=True)
+            obs, r, term, trunc, _ = env.step(action)
+            ret += float(r)
+            done = term or trunc
+        out.append(ret)
+    return out
+
+
+def train_maskable(scenario: str, seed: int, timesteps: int, n_envs: int) -> Any:
+    """MaskablePPO with default hyperparameters on the triage role."""
+    from sb3_contrib import MaskablePPO
+    from sb3_contrib.common.wrappers import ActionMasker
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    def make() -> Any:
+        env = make_env(scenario, "triage")
+        return ActionMasker(env, lambda e: e.action_masks())
+
+    vec = DummyVecEnv([make for _ in range(n_envs)])
+    vec.seed(seed)
+    model = MaskablePPO("MlpPolicy", vec, seed=seed, verbose=0, device="cpu")
+    model.learn(total_timesteps=timesteps)
+    return model
+
+
+def run(
+    scenarios: list[str], seeds: list[int], timesteps: int, episodes: int, n_envs: int
+) -> dict[str, Any]:
+    """Train and evaluate; return {scenario: {policy: [returns...]}} plus timings."""
+    torch.set_num_threads(1)
+    results: dict[str, Any] = {}
+    for sc in scenarios:
+        env = make_env(sc, "triage")
+        res: dict[str, Any] = {}
+        for name in ("random", "rules", "oracle"):
+            res[name] = evaluate(baseline("triage", name, env), env, episodes)
+        ppo: list[float] = []
+        for seed in seeds:
+            t0 = time.perf_counter()
+            model = train_maskable(sc, seed, timesteps, n_envs)
+            rets = evaluate(model, env, episodes, masked=True)
+            ppo.append(float(np.mean(rets)))
+            res[f"maskable_ppo_seed{seed}"] = rets
+            res[f"train_seconds_seed{seed}"] = round(time.perf_counter() - t0, 1)
+        res["maskable_ppo_seed_means"] = ppo
+        results[sc] = res
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="learnability")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point."""
+    out = Path(HydraConfig.get().runtime.output_dir)
+    res = run([str(s) for s in cfg.scenarios], [int(s) for s in cfg.seeds], int(cfg.timesteps),
+              int(cfg.eval_episodes), int(cfg.n_envs))  # fmt: skip
+    (out / "learnability.json").write_text(json.dumps(res, indent=1))
+    table = Table(title=f"triage: mean held-out episode reward ({cfg.eval_episodes} episodes)")
+    for col in ("scenario", "random", "rules", "oracle", "MaskablePPO (seeds)"):
+        table.add_column(col)
+    for sc, r in res.items():
+
+        def fmt(x: list[float]) -> str:
+            return f"{np.mean(x):.2f} ± {np.std(x) / np.sqrt(len(x)):.2f}"
+
+        ppo = r["maskable_ppo_seed_means"]
+        table.add_row(sc, fmt(r["random"]), fmt(r["rules"]), fmt(r["oracle"]),
+                      f"{np.mean(ppo):.2f} ({', '.join(f'{p:.2f}' for p in ppo)})")  # fmt: skip
+    Console(width=140).print(table)
+    print(f"outputs: {out}")
+
+
+if __name__ == "__main__":
+    main()
