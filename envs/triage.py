@@ -293,3 +293,9 @@ class TriageEnv(DataOpsEnv):
         route = best if best in ROUTES else "escalate"
         mask = self.action_masks()
         return ROUTES.index(route) if mask[ROUTES.index(route)] else ROUTES.index("watch")
+
+
+def masks_of(env: gym.Env[Any, Any]) -> np.ndarray:
+    """``action_masks()`` of the triage env inside any wrapper stack (for ``ActionMasker``)."""
+    inner: Any = env.unwrapped
+    return np.asarray(inner.action_masks(), dtype=bool)

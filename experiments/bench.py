@@ -7,6 +7,10 @@ Usage::
 ``part=org`` runs the ``rules`` organization on SC-0002 (retail topology) and reports simulated
 runs per second with the organization in the loop (``org_runs_per_s``).
 
+``part=env`` reports raw steps per second of every registered ``"<id>/<role>"``
+(``env_steps_per_s``) and, measured in the same run, PPO training throughput relative to
+CartPole-v1 (``ppo_fps_ratio_vs_cartpole``); ``part=train`` only the latter.
+
 ``part=sim`` simulates a generated topology (``sim.assets`` assets, ``sim.days`` days, every
 fault subtype active at one onset per day each) on one core with no agents and reports simulated
 runs and SimPy events per wall-clock second; the scaling exponent is the slope of log(wall time)
@@ -144,6 +148,83 @@ def bench_org(episodes: int = 5) -> dict[str, Any]:
     }
 
 
+def bench_env(steps: int = 2000) -> dict[str, Any]:
+    """Raw environment steps per second for every registered ``"<id>/<role>"``.
+
+    Random valid actions, resets included, one process.
+    """
+    import gymnasium as gym
+
+    import envs
+    from envs.base import ROLES
+    from envs.factory import make_env
+
+    out: dict[str, float] = {}
+    for env_id, scenario in envs.ENV_IDS.items():
+        for role in ROLES:
+            env: Any = make_env(scenario or "sc0002", role)
+            rng = np.random.default_rng(0)
+            env.reset(seed=0)
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                space = env.action_space
+                if isinstance(space, gym.spaces.Discrete):
+                    a: Any = int(rng.choice(np.flatnonzero(env.action_masks())))
+                else:
+                    a = np.array([rng.integers(n) for n in space.nvec])
+                _, _, term, trunc, _ = env.step(a)
+                if term or trunc:
+                    env.reset()
+            out[f"{env_id}/{role}"] = round(steps / (time.perf_counter() - t0), 1)
+    return {"env_steps_per_s": out}
+
+
+def bench_train(timesteps: int = 4096) -> dict[str, Any]:
+    """PPO training throughput on each role of LateArrival-v0 relative to CartPole-v1.
+
+    One process, one torch thread, one environment each (DummyVecEnv), same PPO settings;
+    ``ppo_fps_ratio_vs_cartpole`` maps ``"<id>/<role>"`` to fps(env) / fps(CartPole-v1), and
+    ``ppo_fps_ratio_min`` is the worst role.
+    """
+    import gymnasium as gym
+    import torch
+    from sb3_contrib import MaskablePPO
+    from sb3_contrib.common.wrappers import ActionMasker
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    import envs  # noqa: F401 - registers the ids
+    from envs.triage import masks_of
+
+    torch.set_num_threads(1)
+
+    def fps(make: Any, algo: Any) -> float:
+        model = algo("MlpPolicy", DummyVecEnv([make]), n_steps=1024, seed=0, device="cpu")
+        t0 = time.perf_counter()
+        model.learn(total_timesteps=timesteps)
+        return timesteps / (time.perf_counter() - t0)
+
+    base = fps(lambda: gym.make("CartPole-v1"), PPO)
+    ratios: dict[str, float] = {}
+    eid = "dataops/LateArrival-v0"
+
+    def masked() -> Any:
+        env = gym.make(f"envs:{eid}", role="triage")
+        return ActionMasker(env, masks_of)
+
+    for role in ("triage", "sla", "cost"):
+        if role == "triage":
+            f = fps(masked, MaskablePPO)
+        else:
+            f = fps(lambda r=role: gym.make(f"envs:{eid}", role=r), PPO)
+        ratios[f"{eid}/{role}"] = round(f / base, 3)
+    return {
+        "ppo_fps_ratio_vs_cartpole": ratios,
+        "ppo_fps_ratio_min": min(ratios.values()),
+        "train_detail": {"cartpole_ppo_fps": round(base, 1), "timesteps": timesteps},
+    }
+
+
 def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
     """Run the requested part(s) and return the contract keys (plus detail)."""
     if part not in (*PARTS, "all"):
@@ -162,6 +243,11 @@ def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
             )
         elif p == "org":
             out.update(bench_org())
+        elif p == "env":
+            out.update(bench_env())
+            out.update(bench_train())
+        elif p == "train":
+            out.update(bench_train())
         else:
             out.setdefault("skipped", []).append(p)
     return out

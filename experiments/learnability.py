@@ -57,9 +57,10 @@ def train_maskable(scenario: str, seed: int, timesteps: int, n_envs: int) -> Any
     from sb3_contrib.common.wrappers import ActionMasker
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    from envs.triage import masks_of
+
     def make() -> Any:
-        env = make_env(scenario, "triage")
-        return ActionMasker(env, lambda e: e.action_masks())
+        return ActionMasker(make_env(scenario, "triage"), masks_of)
 
     vec = DummyVecEnv([make for _ in range(n_envs)])
     vec.seed(seed)

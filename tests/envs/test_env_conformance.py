@@ -169,9 +169,9 @@ def test_smoke_training(env_id, role):
         from sb3_contrib import MaskablePPO
         from sb3_contrib.common.wrappers import ActionMasker
 
-        vec = DummyVecEnv(
-            [lambda: ActionMasker(make(env_id, role), lambda e: e.unwrapped.action_masks())]
-        )
+        from envs.triage import masks_of
+
+        vec = DummyVecEnv([lambda: ActionMasker(make(env_id, role), masks_of)])
         model = MaskablePPO("MlpPolicy", vec, n_steps=256, batch_size=64, seed=0, device="cpu")
     else:
         vec = DummyVecEnv([lambda: make(env_id, role)])
