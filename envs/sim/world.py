@@ -30,6 +30,8 @@ import simpy
 from envs.sim.actions import Action, perform
 from envs.sim.assets import Asset, Corruption, compile_pipeline
 from envs.sim.causal import CAUSES
+from envs.sim.corruption import combine, inherit, merge
+from envs.sim.dynamics import FaultDynamics
 from envs.sim.faults import Fault, fault_params, plan_faults, severity
 from envs.sim.noise import NoisePlan
 from envs.sim.records import (
@@ -54,7 +56,7 @@ Subscriber = Callable[[RunRecord], None]
 _HOLDING = frozenset({"slow", "fail", "sensor_fail", "schema", "storm"})
 
 
-class World:
+class World(FaultDynamics):
     """One episode of a scenario.
 
     Args:
@@ -532,12 +534,12 @@ class World:
         inherited = None
         for u in a.ups:
             if u.bad:
-                inherited = _merge(inherited, _inherit(u, a, k))
+                inherited = merge(inherited, inherit(u, a, k))
         if inherited is None:
             return own
         if own is None:
             return inherited
-        return _combine(own, inherited)
+        return combine(own, inherited)
 
     def _after_run(self, a: Asset, causes: tuple[int, ...]) -> None:
         for f in a.faults:
@@ -545,256 +547,3 @@ class World:
                 limit = f.model.partitions or f.params.get("partitions", 0)
                 if limit and f.hits >= limit:
                     self.end_cause(f)
-
-    # ------------------------------------------------------------------ evidence
-    def _error_for(self, f: Fault, a: Asset) -> tuple[str, str]:
-        m = f.model
-        r = self.draw()
-        acc = 0.0
-        ecls = next(iter(m.error_classes), "RuntimeError")
-        for cls, p in m.error_classes.items():
-            acc += p
-            if r < acc:
-                ecls = cls
-                break
-        return ecls, self._message(f, a)
-
-    def _message(self, f: Fault, a: Asset) -> str:
-        from envs.sim.causal import GENERIC_MESSAGES
-
-        m = f.model
-        if self.draw() < m.evidence_prob:
-            msg = m.messages[int(self.draw() * len(m.messages)) % len(m.messages)]
-        else:
-            msg = GENERIC_MESSAGES[int(self.draw() * len(GENERIC_MESSAGES)) % 3]
-        col = a.spec.key_columns[f.params.get("col", 0) % a.n_keys]
-        return msg.replace("{col}", col)
-
-    def _check_message(self, a: Asset, corr: Corruption | None, failed: tuple[int, ...]) -> str:
-        kinds = ", ".join(a.spec.checks[i].kind for i in failed)
-        if corr is not None and corr.faults:
-            f = self.faults[corr.faults[0]]
-            if f.model is not None and f.root is a and self.draw() < f.model.evidence_prob:
-                return f"checks failed: {kinds}; {self._message(f, a)}"
-        return f"checks failed: {kinds}"
-
-    # ------------------------------------------------------------------ faults
-    def _activate(self, f: Fault) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        yield env.timeout(max(0.0, f.onset - env.now))
-        self.start_fault(f)
-        if f.natural_end < INF:
-            yield env.timeout(max(0.0, f.natural_end - env.now))
-            if f.active and f.model.effect == "fail" and f.hits == 0:
-                f.params["end_on_hit"] = True  # a blip nobody ran into ends with its first victim
-            elif f.active:
-                self.end_cause(f)
-
-    def start_fault(self, f: Fault) -> None:
-        """Activate a fault now (planned onset, or collateral damage of an action)."""
-        f.active = True
-        f.started = True
-        a = f.root
-        a.faults.append(f)
-        f.affected.setdefault(a.idx, self.env.now)
-        eff = f.model.effect if f.model is not None else "corrupt"
-        if eff == "sensor_fail":
-            f.proc = self.env.event()
-        elif eff == "external":
-            f.proc = self.env.process(self._external(f))
-        elif eff == "storm":
-            f.proc = self.env.process(self._storm(f))
-        elif eff == "demand":
-            self.demand *= f.params["demand"]
-            f.params["capacity_at_onset"] = self.warehouse.capacity
-        if eff in ("external", "demand", "slow"):
-            f.first_visible_at = self.env.now if eff != "slow" else f.first_visible_at
-
-    def end_cause(self, f: Fault, aid: int = -1) -> None:
-        """Stop a fault's cause now; it resolves once its damage is repaired.
-
-        Args:
-            f: the fault.
-            aid: the action that stopped it (-1 if it ended by itself).
-        """
-        if not f.active:
-            return
-        f.active = False
-        f.cause_ended_at = self.env.now
-        if f in f.root.faults:
-            f.root.faults.remove(f)
-        eff = f.model.effect if f.model is not None else "corrupt"
-        if eff == "sensor_fail" and isinstance(f.proc, simpy.Event) and not f.proc.triggered:
-            f.proc.succeed()
-        elif eff in ("external", "storm") and f.proc is not None and f.proc.is_alive:
-            f.proc.interrupt("ended")
-        elif eff == "demand":
-            self.demand /= f.params["demand"]
-        self._ctx_action = aid
-        self._maybe_resolve(f)
-        self._ctx_action = -1
-
-    def _maybe_resolve(self, f: Fault) -> None:
-        if f.active or f.damage or f.resolved or not f.started:
-            return
-        f.resolved_at = self.env.now
-        aid = self._ctx_action
-        if aid >= 0:
-            f.resolving_action = aid
-            kind = self._action_kind(aid)
-            f.resolved_by = "human" if kind == "escalate" else "agent"
-        else:
-            f.resolved_by = "self"
-
-    def _action_kind(self, aid: int) -> str:
-        return self.action_kinds[aid]
-
-    def _reach(self, f: Fault, a: Asset) -> None:
-        """``f`` holds ``a`` back: it reaches ``a`` and, through late data, all its consumers."""
-        self._touch(f, a)
-        if a.idx in f.reached:
-            return
-        f.reached.add(a.idx)
-        now = self.env.now
-        for d in a.descendants:
-            f.affected.setdefault(d, now)
-
-    def _touch(self, f: Fault, a: Asset) -> None:
-        now = self.env.now
-        if a.idx not in f.affected:
-            f.affected[a.idx] = now
-        if f.first_visible_at != f.first_visible_at:
-            f.first_visible_at = now
-
-    def _external(self, f: Fault) -> Generator[simpy.Event, Any, None]:
-        reqs = [self.warehouse.request(priority=-1) for _ in range(f.params["hold"])]
-        try:
-            for r in reqs:
-                yield r
-            yield self.env.timeout(INF if f.natural_end == INF else f.natural_end - self.env.now)
-        except simpy.Interrupt:
-            pass
-        finally:
-            for r in reqs:
-                if r.triggered:
-                    self.warehouse.release(r)
-                else:
-                    r.cancel()
-
-    def _storm(self, f: Fault) -> Generator[simpy.Event, Any, None]:
-        a = f.root
-        try:
-            while True:
-                k = max(1, min(a.n_windows, int(self.env.now // a.every)))
-                req = self.warehouse.request(priority=a.priority)
-                try:
-                    yield req
-                    start = self.env.now
-                    yield self.env.timeout(3.0)
-                finally:
-                    if req.triggered:
-                        self.warehouse.release(req)
-                    else:
-                        req.cancel()
-                self._run_id += 1
-                ecls, msg = self._error_for(f, a)
-                rec = RunRecord(
-                    self._run_id, a.idx, k, a.attempts.get(k, 0) + 1, "auto_retry", start, start,
-                    self.env.now, "failed", 0, (), 0.0, a.schema_version, 0.0, 0.0,
-                    3.0 / 60.0 * self.warehouse.price_per_slot_hour, (), int(a.state[k]), ecls, msg,
-                    start,
-                )  # fmt: skip
-                self._touch(f, a)
-                self.log.append(rec)
-                for cb in self._subs:
-                    cb(rec)
-                yield self.env.timeout(0.5)
-        except simpy.Interrupt:
-            return
-
-    # ------------------------------------------------------------------ exposure
-    def _expose(self, a: Asset, k: int, fids: tuple[int, ...]) -> None:
-        now = self.env.now
-        entries = self._open_exposure.setdefault((a.idx, k), [])
-        for fid in fids:
-            f = self.faults[fid]
-            if f.delivery_exposed_at != f.delivery_exposed_at:
-                f.delivery_exposed_at = now
-            e = [fid, a.idx, k, now, NAN]
-            self.exposures.append(e)
-            entries.append(e)
-
-    def _close_exposure(self, key: tuple[int, int]) -> None:
-        entries = self._open_exposure.pop(key, None)
-        if entries:
-            now = self.env.now
-            for e in entries:
-                e[4] = now
-
-    def close_exposure(self, a: Asset, k: int) -> None:
-        """End wrong-data exposure of a Delivery window (it was quarantined or repaired)."""
-        self._close_exposure((a.idx, k))
-
-    def add_collateral(self, aid: int, a: Asset, k: int, what: str) -> None:
-        """Record collateral damage by action ``aid`` on ``a``[``k``] (open until cleared)."""
-        c = [aid, a.idx, k, what, self.env.now, NAN]
-        self.collateral.append(c)
-        self._coll_open[(a.idx, k)] = c
-
-    def open_faults(self) -> list[Fault]:
-        """Faults that started and are not resolved."""
-        return [f for f in self.faults if f.started and not f.resolved]
-
-
-def _inherit(u: Asset, a: Asset, k: int) -> Corruption | None:
-    """Corruption ``a``'s window ``k`` inherits from upstream ``u``, diluted by coverage."""
-    end = k * a.every
-    first = (end - a.every) // u.every + 1
-    last = end // u.every
-    n = max(1, last - first + 1)
-    hits = []
-    q = 0
-    bad = u.bad
-    for j in range(first, last + 1):
-        c = bad.get(j)
-        if c is not None:
-            if u.state[j] == QUARANTINED:
-                q += 1
-            else:
-                hits.append(c)
-    if not hits and not q:
-        return None
-    frac = len(hits) / n
-    faults = tuple(sorted({fid for c in hits for fid in c.faults}))
-    out = Corruption(faults)
-    for c in hits:
-        out.null_add = max(out.null_add, c.null_add * frac)
-        out.null_col = c.null_col
-        out.dup_add = max(out.dup_add, c.dup_add * frac)
-        out.vol_factor = min(out.vol_factor, 1.0 + (c.vol_factor - 1.0) * frac)
-        mf = 1.0 + (c.mean_factor - 1.0) * frac
-        if abs(mf - 1.0) > abs(out.mean_factor - 1.0):
-            out.mean_factor = mf
-    if q:
-        out.vol_factor *= 1.0 - q / n
-    return out
-
-
-def _merge(x: Corruption | None, y: Corruption | None) -> Corruption | None:
-    if x is None:
-        return y
-    if y is None:
-        return x
-    return _combine(x, y)
-
-
-def _combine(x: Corruption, y: Corruption) -> Corruption:
-    return Corruption(
-        tuple(sorted(set(x.faults) | set(y.faults))),
-        max(x.null_add, y.null_add),
-        x.null_col if x.null_add >= y.null_add else y.null_col,
-        max(x.dup_add, y.dup_add),
-        x.vol_factor * y.vol_factor,
-        x.mean_factor * y.mean_factor,
-        max(x.schema_delta, y.schema_delta),
-    )
