@@ -329,11 +329,15 @@ def _rooted(world: World, a: Asset) -> list[Fault]:
 
 
 def _state(world: World, a: Asset | None) -> str:
+    """What an operator sees of the target: partition states, flags, the warehouse.
+
+    Only observable state: the audit trail must not leak the hidden ground truth.
+    """
     wh = f"warehouse slots={world.warehouse.capacity} queued={len(world.warehouse.queue)}"
     if a is None:
         return wh
-    counts = {name: 0 for name in ("failed", "blocked", "quarantined", "damaged")}
-    for k in a.records:
+    counts = dict.fromkeys(("failed", "blocked", "quarantined", "failing_checks"), 0)
+    for k, rec in a.records.items():
         s = a.state[k]
         if s == FAILED:
             counts["failed"] += 1
@@ -341,13 +345,13 @@ def _state(world: World, a: Asset | None) -> str:
             counts["blocked"] += 1
         elif s == QUARANTINED:
             counts["quarantined"] += 1
-        if (a.idx, k) in world.window_faults:
-            counts["damaged"] += 1
+        if rec.failed_checks and s != QUARANTINED:
+            counts["failing_checks"] += 1
     parts = " ".join(f"{k}={v}" for k, v in counts.items())
-    return (
-        f"{a.name}: done_until={a.done_until} {parts} priority={a.priority} "
-        f"blocked_out={a.blocked_out} mapping={a.mapping}; {wh}"
-    )
+    flags = f" priority={a.priority}" if a.priority != 1 else ""
+    flags += " blocked_out" if a.blocked_out else ""
+    flags += " schema_mapping" if a.mapping else ""
+    return f"{a.name}: delivered_through={a.done_until} {parts}{flags}; {wh}"
 
 
 # ---------------------------------------------------------------------- handlers
