@@ -183,11 +183,8 @@ class IssueTriage:
                         tuple(ev),
                     )
                 rec = self.recurrence(a, "late_arrival", now)
-                if rec >= 2:
+                if rec >= 2:  # evidence for credentials, but a retry is cheap: try it first
                     ev.append(f"{rec} earlier late-arrival incidents on this asset")
-                    return Proposal(
-                        "late_arrival", "credentials_expired", a, "escalate", 0.55, tuple(ev)
-                    )
                 if classes["SourceTimeout"] + classes["HTTP503"] > classes["ConnectionError"]:
                     return Proposal("late_arrival", "upstream_outage", a, "wait", 0.55, tuple(ev))
                 return Proposal("late_arrival", "transient_failure", a, "retry", 0.65, tuple(ev))
