@@ -1,53 +1,4 @@
-"""The cost-optimizer role: size the warehouse and defer low-priority work, hour by hour.
-
-## Description
-
-The rule-based organization runs the pipeline and handles incidents; the agent owns the
-warehouse. Every ``period_min`` (60) simulated minutes it picks the warehouse size and whether
-low-criticality assets' runs are deferred (they queue behind everything else). A bigger
-warehouse costs more per hour (provisioned slots are billed) and queues less; a small one saves
-money until SLAs break and incidents pile up.
-
-## Action space
-
-``MultiDiscrete([7, 2])``: size as a multiple of the scenario's base size — 0.5, 0.75, 1, 1.25,
-1.5, 2, 3 (rounded, within 1..max_slots) — and defer low-priority runs (0 no, 1 yes). The
-agent's size holds until its next step; the organization's own warehouse scaling is off.
-
-## Observation space
-
-``Box(-1, 1, (12,), float32)``:
-
-| index | feature | scaling |
-|---|---|---|
-| 0 | warehouse slots | slots / max_slots |
-| 1 | deferring low-priority runs | 0/1 |
-| 2 | runs waiting for a slot | count / 20, clipped |
-| 3 | slots busy | busy / slots |
-| 4 | partitions that breached their SLA in the last period | count / 10, clipped |
-| 5 | open incidents | count / 10, clipped |
-| 6 | queries outside the pipeline holding slots | 0/1 |
-| 7 | cost of the last period | cost / (base slots x price x period hours) / 3 |
-| 8–9 | hour of day | sin, cos |
-| 10 | weekend | 0/1 |
-| 11 | runs started in the last period | count / (2 x assets), clipped |
-
-## Rewards
-
-Weighted sum of named terms (``reward_weights``), each in ``info["reward_terms"]``: ``cost`` −
-warehouse cost of the period in base-size hours (1.0 = the base warehouse for an hour); ``sla`` −
-partitions whose deadline passed in the period without an on-time arrival; ``exposure`` − hours
-of wrong data visible at Delivery.
-
-## Starting state, episode end, arguments
-
-As the triage role: ``reset`` draws a training seed; ``truncated`` at the scenario's horizon.
-Arguments: ``scenario``, ``role="cost"``, ``reward_weights``, ``period_min``, ``days``.
-
-## Version history
-
-- v0: initial release.
-"""
+"""The cost-optimizer role environment. Its spec sheet is the class docstring of ``CostEnv``."""
 
 from __future__ import annotations
 
@@ -65,7 +16,56 @@ SIZE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
 
 
 class CostEnv(DataOpsEnv):
-    """Gymnasium environment of the cost-optimizer role (module docstring: its spec sheet)."""
+    """The cost-optimizer role: size the warehouse and defer low-priority work, hour by hour.
+
+    ## Description
+
+    The rule-based organization runs the pipeline and handles incidents; the agent owns the
+    warehouse. Every ``period_min`` (60) simulated minutes it picks the warehouse size and whether
+    low-criticality assets' runs are deferred (they queue behind everything else). A bigger
+    warehouse costs more per hour (provisioned slots are billed) and queues less; a small one saves
+    money until SLAs break and incidents pile up.
+
+    ## Action space
+
+    ``MultiDiscrete([7, 2])``: size as a multiple of the scenario's base size — 0.5, 0.75, 1, 1.25,
+    1.5, 2, 3 (rounded, within 1..max_slots) — and defer low-priority runs (0 no, 1 yes). The
+    agent's size holds until its next step; the organization's own warehouse scaling is off.
+
+    ## Observation space
+
+    ``Box(-1, 1, (12,), float32)``:
+
+    | index | feature | scaling |
+    |---|---|---|
+    | 0 | warehouse slots | slots / max_slots |
+    | 1 | deferring low-priority runs | 0/1 |
+    | 2 | runs waiting for a slot | count / 20, clipped |
+    | 3 | slots busy | busy / slots |
+    | 4 | partitions that breached their SLA in the last period | count / 10, clipped |
+    | 5 | open incidents | count / 10, clipped |
+    | 6 | queries outside the pipeline holding slots | 0/1 |
+    | 7 | cost of the last period | cost / (base slots x price x period hours) / 3 |
+    | 8–9 | hour of day | sin, cos |
+    | 10 | weekend | 0/1 |
+    | 11 | runs started in the last period | count / (2 x assets), clipped |
+
+    ## Rewards
+
+    Weighted sum of named terms (``reward_weights``), each in ``info["reward_terms"]``: ``cost`` −
+    warehouse cost of the period in base-size hours (1.0 = the base warehouse for an hour); ``sla``
+    − partitions whose deadline passed in the period without an on-time arrival; ``exposure`` −
+    hours of wrong data visible at Delivery.
+
+    ## Starting state, episode end, arguments
+
+    As the triage role: ``reset`` draws a training seed; ``truncated`` at the scenario's horizon.
+    Arguments: ``scenario``, ``role="cost"``, ``reward_weights``, ``period_min``, ``days``.
+
+    ## Version history
+
+    - v0: initial release.
+    """
 
     role = "cost"
 

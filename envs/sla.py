@@ -1,49 +1,4 @@
-"""The SLA-optimizer role: tune the monitor's alert thresholds, one monitoring period at a time.
-
-## Description
-
-The rule-based organization runs the pipeline; the agent owns the Pipeline Monitor's thresholds.
-Every ``period_min`` (60) simulated minutes it may make each anomaly family more or less
-sensitive, and lengthen or shorten the freshness grace. Tight thresholds catch faults early and
-page people for noise; loose ones stay quiet and miss faults.
-
-## Action space
-
-``MultiDiscrete([3] * 7)``: for each of volume, null_rate, duplicate_rate, value_mean, runtime,
-queue (z-score sensitivity in 2.0..6.0, step 0.5) and the freshness grace (0..60 min, step 15):
-0 lower (more sensitive), 1 keep, 2 raise.
-
-## Observation space
-
-``Box(-1, 1, (25,), float32)``:
-
-| index | feature | scaling |
-|---|---|---|
-| 0–5 | sensitivity per family | (z − 2) / 4 |
-| 6 | freshness grace | minutes / 60 |
-| 7–13 | alerts of each family and of freshness in the last period | count / 5, clipped |
-| 14–20 | the same over the last 24 hours | count / 20, clipped |
-| 21 | open incidents | count / 10, clipped |
-| 22–23 | hour of day | sin, cos |
-| 24 | weekend | 0/1 |
-
-## Rewards
-
-Weighted sum of named terms (``reward_weights``), each in ``info["reward_terms"]``:
-``detection`` + Σ exp(−latency / 60 min) over faults first detected in the period (latency from
-the fault becoming visible); ``false_alerts`` − alerts in the period that match no fault;
-``misses`` − faults visible for 4 hours without a matching alert (counted once).
-
-## Starting state, episode end, arguments
-
-As the triage role: ``reset`` draws a training seed (``options`` ``split``/``episode_seed``);
-``truncated`` at the scenario's horizon. Arguments: ``scenario``, ``role="sla"``,
-``reward_weights``, ``period_min``, ``days``.
-
-## Version history
-
-- v0: initial release.
-"""
+"""The SLA-optimizer role environment. Its spec sheet is the class docstring of ``SlaEnv``."""
 
 from __future__ import annotations
 
@@ -66,7 +21,52 @@ MISS_AFTER_MIN = 240.0
 
 
 class SlaEnv(DataOpsEnv):
-    """Gymnasium environment of the SLA-optimizer role (module docstring: its spec sheet)."""
+    """The SLA-optimizer role: tune the monitor's alert thresholds, one monitoring period at a time.
+
+    ## Description
+
+    The rule-based organization runs the pipeline; the agent owns the Pipeline Monitor's thresholds.
+    Every ``period_min`` (60) simulated minutes it may make each anomaly family more or less
+    sensitive, and lengthen or shorten the freshness grace. Tight thresholds catch faults early and
+    page people for noise; loose ones stay quiet and miss faults.
+
+    ## Action space
+
+    ``MultiDiscrete([3] * 7)``: for each of volume, null_rate, duplicate_rate, value_mean, runtime,
+    queue (z-score sensitivity in 2.0..6.0, step 0.5) and the freshness grace (0..60 min, step 15):
+    0 lower (more sensitive), 1 keep, 2 raise.
+
+    ## Observation space
+
+    ``Box(-1, 1, (25,), float32)``:
+
+    | index | feature | scaling |
+    |---|---|---|
+    | 0–5 | sensitivity per family | (z − 2) / 4 |
+    | 6 | freshness grace | minutes / 60 |
+    | 7–13 | alerts of each family and of freshness in the last period | count / 5, clipped |
+    | 14–20 | the same over the last 24 hours | count / 20, clipped |
+    | 21 | open incidents | count / 10, clipped |
+    | 22–23 | hour of day | sin, cos |
+    | 24 | weekend | 0/1 |
+
+    ## Rewards
+
+    Weighted sum of named terms (``reward_weights``), each in ``info["reward_terms"]``:
+    ``detection`` + Σ exp(−latency / 60 min) over faults first detected in the period (latency from
+    the fault becoming visible); ``false_alerts`` − alerts in the period that match no fault;
+    ``misses`` − faults visible for 4 hours without a matching alert (counted once).
+
+    ## Starting state, episode end, arguments
+
+    As the triage role: ``reset`` draws a training seed (``options`` ``split``/``episode_seed``);
+    ``truncated`` at the scenario's horizon. Arguments: ``scenario``, ``role="sla"``,
+    ``reward_weights``, ``period_min``, ``days``.
+
+    ## Version history
+
+    - v0: initial release.
+    """
 
     role = "sla"
 

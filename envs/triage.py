@@ -1,97 +1,4 @@
-"""The triage role: choose the remediation route of each incident.
-
-## Description
-
-The rule-based organization runs the pipeline: its monitor raises alerts and groups them into
-incidents, its Root Cause Analyzer ranks root assets, its playbooks act. At the route slot of
-Issue Triage (layer 2) the agent decides, for one incident at a time, which route to take. The
-same visible symptom has several hidden root causes whose best fixes differ (see
-``envs.sim.causal``): retrying a source outage wastes slots, waiting on expired credentials
-wastes hours, deduplicating a bad join fixes nothing. Quiet hours between incidents are simulated
-within a step.
-
-## Action space
-
-``Discrete(13)``, the routes of ``agents.playbooks.ROUTES``: 0 retry, 1 wait, 2 rerun,
-3 backfill, 4 dedupe, 5 apply_schema_mapping, 6 quarantine, 7 kill_query, 8 scale_warehouse,
-9 reprioritize, 10 escalate (a human fixes it: manual fix), 11 watch (wait an hour, re-check,
-twice), 12 none (close without action). A route that is the rules' own proposal runs that cause's
-whole playbook ladder; any other route runs alone. Either way an incident that is not verified
-fixed afterwards is escalated. The target asset is the one the rules and RCA point at. Layer 3
-guardrails still apply: a destructive route (quarantine, apply_schema_mapping, kill_query) without
-evidence on its target is replaced by escalation and penalized; a critical incident also pages a
-human. ``action_masks()`` masks routes whose simulator preconditions fail on the target.
-
-## Observation space
-
-``Box(-1, 1, (72,), float32)``, named by ``agents.features.TRIAGE_FEATURES`` (all unitless):
-
-| features | meaning and scaling |
-|---|---|
-| signal_<s> (10) | 1 if the incident has an alert of signal s |
-| layer_<l> (5) | one-hot layer of the first alerted asset |
-| root_layer_<l> (5) | one-hot layer of RCA's top root candidate |
-| errors_<g> (5) | share of failing runs' error classes: auth, source_timeout, |
-| | connection, schema, killed |
-| hint_<h> (7) | 1 if alert text has evidence words: auth, source, network, |
-| | missing column, type, replay, join |
-| max_abs_z | largest |z| of the anomaly alerts / 20 |
-| duplicate_rate | of the target's latest partition, x2 |
-| max_null_rate | of the target's latest partition |
-| log_volume_ratio | log(rows / expected) / 3 |
-| log_value_ratio | log(value mean / usual) / 5 |
-| schema_changed | 1 if the schema version changed |
-| alerted_assets | assets in the incident / 10 |
-| failed_runs_30min | failed runs of the target in the last 30 min / 10 (retry history) |
-| source_late | a failing ingestion's Source is late |
-| shared_source_failures | several ingestions of one Source fail |
-| external_workload | queries outside the pipeline hold warehouse slots |
-| wide_slowness | assets with runtime/queue alerts in the last 90 min / 10 |
-| recurrence | earlier incidents of this type on the target (knowledge base) / 5 |
-| incident_age_hours | hours since the incident opened / 24 |
-| hour_sin, hour_cos | hour of day |
-| weekend, holiday | business calendar |
-| rca_top_score | RCA's best score / 3 |
-| rules_confidence | the rules' confidence |
-| rules_issue_<t> (4) | the rules' issue type, one-hot |
-| severity_<s> (3) | the rules' severity, one-hot |
-| rules_route_<r> (13) | the rules' proposed route, one-hot (their prior) |
-
-## Rewards
-
-A weighted sum of named terms (weights: ``reward_weights``), each in ``info["reward_terms"]``,
-for everything that happened since the previous decision:
-
-- ``rubric``: for each incident closed, (points − 3) / 2 with BP-0005's remediation rubric —
-  5 auto-remediated and verified (or verified fixed on re-check), 3 fixed by a human, 1
-  escalated without a fix, unresolved or collateral (for a false alarm: 5 closed without a
-  human, 3 with one, 1 with collateral damage);
-- ``time``: − hours from opening to closing of each incident closed;
-- ``exposure``: − hours of wrong data visible at Delivery;
-- ``human``: − human hours spent;
-- ``unsafe``: − 1 when the chosen route was destructive without evidence.
-
-## Starting state
-
-``reset(seed=...)`` draws an episode seed from the scenario's training seeds
-(``options={"split": "eval"}`` for held-out seeds, ``{"episode_seed": s}`` for one seed) and
-runs the world to the first incident that needs a route; a drawn episode without any incident is
-replaced by the next draw (up to 20).
-
-## Episode end
-
-``truncated`` when the simulation reaches the scenario's horizon (an episode of ``horizon_days``);
-there is no other terminal state. If an episode has no incident at all, the first step ends it.
-
-## Arguments
-
-``scenario`` (name or path), ``role="triage"``, ``reward_weights`` (dict), ``days`` (horizon
-override).
-
-## Version history
-
-- v0: initial release.
-"""
+"""The triage role environment. Its spec sheet is the class docstring of ``TriageEnv``."""
 
 from __future__ import annotations
 
@@ -117,7 +24,103 @@ _CAUSE_ROUTE = {"source_outage": "wait", "transient_network": "retry"}
 
 
 class TriageEnv(DataOpsEnv):
-    """Gymnasium environment of the triage role (see the module docstring: its spec sheet)."""
+    """The triage role: choose the remediation route of each incident.
+
+    ## Description
+
+    The rule-based organization runs the pipeline: its monitor raises alerts and groups them into
+    incidents, its Root Cause Analyzer ranks root assets, its playbooks act. At the route slot of
+    Issue Triage (layer 2) the agent decides, for one incident at a time, which route to take. The
+    same visible symptom has several hidden root causes whose best fixes differ (see
+    ``envs.sim.causal``): retrying a source outage wastes slots, waiting on expired credentials
+    wastes hours, deduplicating a bad join fixes nothing. Quiet hours between incidents are
+    simulated within a step.
+
+    ## Action space
+
+    ``Discrete(13)``, the routes of ``agents.playbooks.ROUTES``: 0 retry, 1 wait, 2 rerun, 3
+    backfill, 4 dedupe, 5 apply_schema_mapping, 6 quarantine, 7 kill_query, 8 scale_warehouse, 9
+    reprioritize, 10 escalate (a human fixes it: manual fix), 11 watch (wait an hour, re-check,
+    twice), 12 none (close without action). A route that is the rules' own proposal runs that
+    cause's whole playbook ladder; any other route runs its own ladder
+    (``agents.playbooks.ROUTE_LADDERS``). Either way an incident that is not verified fixed
+    afterwards is escalated. The target asset is the one the rules and RCA point at.
+    Layer 3 guardrails still apply: a destructive route (quarantine, apply_schema_mapping,
+    kill_query) without evidence on its target is replaced by escalation and penalized; a critical
+    incident also pages a human. ``action_masks()`` masks routes whose simulator preconditions fail
+    on the target.
+
+    ## Observation space
+
+    ``Box(-1, 1, (72,), float32)``, named by ``agents.features.TRIAGE_FEATURES`` (all unitless):
+
+    | features | meaning and scaling |
+    |---|---|
+    | signal_<s> (10) | 1 if the incident has an alert of signal s |
+    | layer_<l> (5) | one-hot layer of the first alerted asset |
+    | root_layer_<l> (5) | one-hot layer of RCA's top root candidate |
+    | errors_<g> (5) | share of failing runs' error classes: auth, source_timeout, |
+    | | connection, schema, killed |
+    | hint_<h> (7) | 1 if alert text has evidence words: auth, source, network, |
+    | | missing column, type, replay, join |
+    | max_abs_z | largest |z| of the anomaly alerts / 20 |
+    | duplicate_rate | of the target's latest partition, x2 |
+    | max_null_rate | of the target's latest partition |
+    | log_volume_ratio | log(rows / expected) / 3 |
+    | log_value_ratio | log(value mean / usual) / 5 |
+    | schema_changed | 1 if the schema version changed |
+    | alerted_assets | assets in the incident / 10 |
+    | failed_runs_30min | failed runs of the target in the last 30 min / 10 (retry history) |
+    | source_late | a failing ingestion's Source is late |
+    | shared_source_failures | several ingestions of one Source fail |
+    | external_workload | queries outside the pipeline hold warehouse slots |
+    | wide_slowness | assets with runtime/queue alerts in the last 90 min / 10 |
+    | recurrence | earlier incidents of this type on the target (knowledge base) / 5 |
+    | incident_age_hours | hours since the incident opened / 24 |
+    | hour_sin, hour_cos | hour of day |
+    | weekend, holiday | business calendar |
+    | rca_top_score | RCA's best score / 3 |
+    | rules_confidence | the rules' confidence |
+    | rules_issue_<t> (4) | the rules' issue type, one-hot |
+    | severity_<s> (3) | the rules' severity, one-hot |
+    | rules_route_<r> (13) | the rules' proposed route, one-hot (their prior) |
+
+    ## Rewards
+
+    A weighted sum of named terms (weights: ``reward_weights``), each in ``info["reward_terms"]``,
+    for everything that happened since the previous decision:
+
+    - ``rubric``: for each incident closed, (points − 3) / 2 with BP-0005's remediation rubric —
+      5 auto-remediated and verified (or verified fixed on re-check), 3 fixed by a human, 1
+      escalated without a fix, unresolved or collateral (for a false alarm: 5 closed without a
+      human, 3 with one, 1 with collateral damage);
+    - ``time``: − hours from opening to closing of each incident closed;
+    - ``exposure``: − hours of wrong data visible at Delivery;
+    - ``human``: − human hours spent;
+    - ``unsafe``: − 1 when the chosen route was destructive without evidence.
+
+    ## Starting state
+
+    ``reset(seed=...)`` draws an episode seed from the scenario's training seeds
+    (``options={"split": "eval"}`` for held-out seeds, ``{"episode_seed": s}`` for one seed) and
+    runs the world to the first incident that needs a route; a drawn episode without any incident is
+    replaced by the next draw (up to 20).
+
+    ## Episode end
+
+    ``truncated`` when the simulation reaches the scenario's horizon (an episode of
+    ``horizon_days``); there is no other terminal state. If an episode has no incident at all, the
+    first step ends it.
+
+    ## Arguments
+
+    ``scenario`` (name or path), ``role="triage"``, ``reward_weights`` (dict), ``days`` (horizon
+    override).
+
+    ## Version history
+
+    - v0: initial release.
+    """
 
     role = "triage"
 
