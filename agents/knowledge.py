@@ -28,6 +28,11 @@ Learning (BP-0005: "don't learn from wrong classifications"): patterns, best fir
 preventive suggestions come from incidents reviewed *and* correctly classified only
 (``classification_correct = 1``). Plain facts — ``recurrence``, the weekly 20/80 tables and SLA
 performance — count every incident.
+
+This module holds the storage: the schema, ``KnowledgeBase`` (transactions and queries) and the
+encoding of records into rows. The analysis of the rows it selects (patterns, best first
+actions, 20/80 tables, preventive suggestions, weekly reviews) and its record types live in
+``agents.knowledge_review``, whose record types and constants are re-exported here.
 """
 
 from __future__ import annotations
@@ -35,26 +40,42 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from fractions import Fraction
+from collections.abc import Sequence
 from pathlib import Path
-from statistics import median
 from types import TracebackType
-from typing import Any, Final, NamedTuple, TypeVar, get_origin, get_type_hints
+from typing import Any, Final, TypeVar, get_origin, get_type_hints
 
 import pandas as pd
 
+from agents.knowledge_review import (
+    PARETO_SHARE,
+    SLA_AUTOFIX_MIN,
+    SLA_MANUAL_MIN,
+    ParetoRow,
+    Pattern,
+    WeeklyReview,
+    best_first,
+    build_review,
+    patterns,
+    review_from_payload,
+    suggestion,
+)
 from agents.records import IncidentSummary, RemediationStep
+
+__all__ = [
+    "MIN_PER_DAY",
+    "PARETO_SHARE",
+    "SCHEMA_VERSION",
+    "SLA_AUTOFIX_MIN",
+    "SLA_MANUAL_MIN",
+    "KnowledgeBase",
+    "ParetoRow",
+    "Pattern",
+    "WeeklyReview",
+]
 
 SCHEMA_VERSION: Final = 1
 MIN_PER_DAY: Final = 1440.0
-SLA_AUTOFIX_MIN: Final = 30.0
-"""BP-0005 target for auto-remediation (met when the time to resolution is strictly below)."""
-SLA_MANUAL_MIN: Final = 120.0
-"""BP-0005 target for a manual fix (manual and escalated incidents)."""
-PARETO_SHARE: Final = Fraction(4, 5)
-"""The weekly review's vital few cover at least this share of incidents (exact arithmetic)."""
 
 _KEY: Final = ("scenario", "seed", "org")
 _IS_INCIDENT: Final = "scenario = ? AND seed = ? AND org = ? AND incident_id = ?"
@@ -90,99 +111,6 @@ CREATE TABLE IF NOT EXISTS reviews (
     scenario TEXT, seed INTEGER, org TEXT, n_incidents INTEGER NOT NULL, payload TEXT NOT NULL
 ) STRICT;
 """
-
-# Prevention by the action that fixed the issue: the working fix names the class of root cause
-# (causal.py's best fixes), and the root cause says what would have prevented the incident.
-_ADVICE: Final[dict[tuple[str, str], str]] = {
-    ("late_arrival", "escalate"): "rotate credentials on a schedule, alert before expiry",
-    ("late_arrival", "retry"): "retry the ingestion automatically with backoff",
-    ("late_arrival", "rerun"): "retry the ingestion automatically with backoff",
-    ("late_arrival", "wait"): "lengthen the sensor timeout, schedule after source maintenance",
-    ("quality_anomaly", "dedupe"): "make the load idempotent (merge on batch id)",
-    ("quality_anomaly", "rerun"): "test reference inputs (unique keys, freshness) before the model",
-    ("quality_anomaly", "backfill"): "check extract completeness (rows, nulls) before loading",
-    ("quality_anomaly", "apply_schema_mapping"): "agree a schema contract with the source",
-    ("quality_anomaly", "escalate"): "agree a data contract (filters, units) with the source",
-    ("validation_failure", "apply_schema_mapping"): "map renamed columns at ingestion",
-    ("validation_failure", "escalate"): "route schema migrations through change review",
-    ("performance_degradation", "kill_query"): "add query timeouts, pin known-good plans",
-    ("performance_degradation", "scale_warehouse"): "size the warehouse for this window",
-    ("performance_degradation", "reprioritize"): "cap retries and set job priorities",
-}
-_ADVICE_BY_TYPE: Final[dict[str, str]] = {
-    "late_arrival": "add a freshness sensor upstream with an earlier deadline",
-    "quality_anomaly": "add not_null, unique and volume checks at ingestion",
-    "validation_failure": "add a schema contract test at ingestion",
-    "performance_degradation": "add runtime and queue-time alerts and a capacity plan",
-}
-
-
-class Pattern(NamedTuple):
-    """How one (asset, issue type) tends to go, from reviewed, correctly classified incidents.
-
-    Attributes:
-        asset_name: the asset; ``issue_type`` the issue type.
-        n_incidents: incidents; ``success_rate`` the fraction verified fixed.
-        best_first_action: among first actions that won at least once, the one with the best
-            smoothed win rate ``(wins + 1) / (tries + 2)`` (None if none won). A first action
-            wins when the incident was fixed by that kind of action (``retry, escalate`` fixed
-            is a loss for ``retry``).
-        median_ttr_min: median time to resolution of resolved incidents (nan if none).
-        top_fix: the most frequent last action of fixed incidents (None if none was fixed);
-            ``top_fix_count`` how many incidents it closed.
-    """
-
-    asset_name: str
-    issue_type: str
-    n_incidents: int
-    success_rate: float
-    best_first_action: str | None
-    median_ttr_min: float
-    top_fix: str | None
-    top_fix_count: int
-
-
-class ParetoRow(NamedTuple):
-    """One row of a 20/80 table.
-
-    Attributes:
-        key: issue type or asset name; ``n_incidents`` its incidents, ``share`` their fraction.
-        cumulative_share: fraction of incidents in this row and the rows above it.
-    """
-
-    key: str
-    n_incidents: int
-    share: float
-    cumulative_share: float
-
-
-class WeeklyReview(NamedTuple):
-    """The weekly review (BP-0005): 20/80 analysis, prevention opportunities, SLA performance.
-
-    Attributes:
-        review_id: row id in the ``reviews`` table.
-        now: end of the window; ``days`` its length (window ``[now - days, now)``).
-        n_incidents: incidents opened in the window; ``open_incidents`` those still open.
-        issue_types, assets: 20/80 tables, most incidents first (ties by name).
-        vital_issue_types, vital_assets: the smallest leading sets covering ``PARETO_SHARE``.
-        prevention: preventive suggestions from the window's recurring learned patterns.
-        sla_autofix_met: fraction of auto-resolved incidents resolved in < 30 min (nan: none).
-        sla_manual_met: fraction of manual or escalated incidents resolved in < 120 min, where
-            incidents still open 120 min after opening count as misses (nan: none).
-    """
-
-    review_id: int
-    now: float
-    days: float
-    n_incidents: int
-    open_incidents: int
-    issue_types: tuple[ParetoRow, ...]
-    assets: tuple[ParetoRow, ...]
-    vital_issue_types: tuple[str, ...]
-    vital_assets: tuple[str, ...]
-    prevention: tuple[str, ...]
-    sla_autofix_met: float
-    sla_manual_met: float
 
 
 class KnowledgeBase:
@@ -346,7 +274,7 @@ class KnowledgeBase:
     def resolution_patterns(self, min_count: int = 1) -> list[Pattern]:
         """Learned patterns of (asset name, issue type) seen ``min_count`` times, most first."""
         rows = self._conn.execute(f"SELECT * FROM incidents WHERE {_LEARNING}")
-        return _patterns(rows, min_count)
+        return patterns(rows, min_count)
 
     def best_first_action(self, asset: int, issue_type: str) -> str | None:
         """The first action that has worked best for this asset and issue type, or None.
@@ -359,11 +287,11 @@ class KnowledgeBase:
             f"WHERE asset = ? AND issue_type = ? AND {_LEARNING}",
             (asset, issue_type),
         )
-        return _best_first(rows)
+        return best_first(rows)
 
     def preventive_suggestions(self, top: int = 5) -> list[str]:
         """Preventive measures for the ``top`` most frequent recurring learned patterns."""
-        return [_suggest(p) for p in self.resolution_patterns(min_count=2)[:top]]
+        return [suggestion(p) for p in self.resolution_patterns(min_count=2)[:top]]
 
     def weekly_review(
         self,
@@ -383,29 +311,7 @@ class KnowledgeBase:
             f"SELECT * FROM incidents WHERE opened_at >= ? AND opened_at < ?{where}",
             (now - days * MIN_PER_DAY, now, *params),
         ).fetchall()
-        issue_types, vital_types = _pareto(Counter(r["issue_type"] for r in rows))
-        assets, vital_assets = _pareto(Counter(r["asset_name"] for r in rows))
-        auto = [_ttr(r) for r in rows if r["resolution"] == "auto"]
-        manual = [_ttr(r) for r in rows if r["resolution"] in ("manual", "escalated")]
-        overdue = now - SLA_MANUAL_MIN
-        manual += [
-            math.inf for r in rows if r["resolution"] == "open" and r["opened_at"] <= overdue
-        ]
-        learned = [r for r in rows if r["classification_correct"] == 1]
-        review = WeeklyReview(
-            review_id=0,
-            now=now,
-            days=days,
-            n_incidents=len(rows),
-            open_incidents=sum(r["resolution"] == "open" for r in rows),
-            issue_types=issue_types,
-            assets=assets,
-            vital_issue_types=vital_types,
-            vital_assets=vital_assets,
-            prevention=tuple(_suggest(p) for p in _patterns(learned, min_count=2)),
-            sla_autofix_met=_met(auto, SLA_AUTOFIX_MIN),
-            sla_manual_met=_met(manual, SLA_MANUAL_MIN),
-        )
+        review = build_review(rows, now, days)
         with self._conn:
             cur = self._conn.execute(
                 "INSERT INTO reviews (created_at, days, scenario, seed, org, n_incidents, payload) "
@@ -417,7 +323,7 @@ class KnowledgeBase:
     def reviews(self) -> list[WeeklyReview]:
         """Every persisted weekly review, oldest first."""
         rows = self._conn.execute("SELECT review_id, payload FROM reviews ORDER BY review_id")
-        return [_review(r["review_id"], json.loads(r["payload"])) for r in rows]
+        return [review_from_payload(r["review_id"], json.loads(r["payload"])) for r in rows]
 
 
 def _marks(cols: Sequence[str]) -> str:
@@ -454,67 +360,3 @@ def _decode(cls: type[_R], row: sqlite3.Row) -> _R:
 def _scope(scenario: str | None, seed: int | None, org: str | None) -> tuple[str, list[Any]]:
     pairs = [(c, v) for c, v in zip(_KEY, (scenario, seed, org), strict=True) if v is not None]
     return "".join(f" AND {c} = ?" for c, _ in pairs), [v for _, v in pairs]
-
-
-def _ttr(row: sqlite3.Row) -> float:
-    return math.inf if row["time_to_resolution_min"] is None else row["time_to_resolution_min"]
-
-
-def _met(ttrs: Sequence[float], target_min: float) -> float:
-    return sum(t < target_min for t in ttrs) / len(ttrs) if ttrs else math.nan
-
-
-def _best_first(rows: Iterable[sqlite3.Row]) -> str | None:
-    tries: Counter[str] = Counter()
-    wins: Counter[str] = Counter()
-    for r in rows:
-        if actions := json.loads(r["actions"]):  # a win: fixed by the kind of action tried first
-            tries[actions[0]] += 1
-            wins[actions[0]] += bool(r["remediation_success"]) and actions[-1] == actions[0]
-    winners = sorted(a for a in tries if wins[a])  # sorted, so ties go to the first name
-    return max(winners, key=lambda a: ((wins[a] + 1) / (tries[a] + 2), wins[a]), default=None)
-
-
-def _patterns(rows: Iterable[sqlite3.Row], min_count: int) -> list[Pattern]:
-    groups: defaultdict[tuple[str, str], list[sqlite3.Row]] = defaultdict(list)
-    for r in rows:
-        groups[(r["asset_name"], r["issue_type"])].append(r)
-    out = []
-    for (name, issue_type), rs in groups.items():
-        if len(rs) < min_count:
-            continue
-        fixed = [r for r in rs if r["remediation_success"] and r["actions"] != "[]"]
-        fixes = Counter(json.loads(r["actions"])[-1] for r in fixed)
-        top_fix, top_n = min(fixes.items(), key=lambda kv: (-kv[1], kv[0]), default=(None, 0))
-        ttrs = [r["time_to_resolution_min"] for r in rs if r["time_to_resolution_min"] is not None]
-        rate = sum(bool(r["remediation_success"]) for r in rs) / len(rs)
-        ttr = float(median(ttrs)) if ttrs else math.nan
-        out.append(Pattern(name, issue_type, len(rs), rate, _best_first(rs), ttr, top_fix, top_n))
-    return sorted(out, key=lambda p: (-p.n_incidents, p.asset_name, p.issue_type))
-
-
-def _suggest(p: Pattern) -> str:
-    head = f"{p.asset_name}: {p.issue_type} recurred {p.n_incidents} times"
-    advice = _ADVICE_BY_TYPE.get(p.issue_type, f"add a check upstream that catches {p.issue_type}")
-    if p.top_fix is None:
-        return f"{head}, none fixed — {advice}"
-    how = "only by escalation" if p.top_fix == "escalate" else f"by {p.top_fix}"
-    advice = _ADVICE.get((p.issue_type, p.top_fix), advice)
-    return f"{head}, {p.top_fix_count} fixed {how} — {advice}"
-
-
-def _pareto(counts: Counter[str]) -> tuple[tuple[ParetoRow, ...], tuple[str, ...]]:
-    total, covered = sum(counts.values()), 0
-    rows, vital = [], []
-    for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        if covered < PARETO_SHARE * total:  # still short of 80%: this row is one of the vital few
-            vital.append(key)
-        covered += n
-        rows.append(ParetoRow(key, n, n / total, covered / total))
-    return tuple(rows), tuple(vital)
-
-
-def _review(review_id: int, payload: dict[str, Any]) -> WeeklyReview:
-    tables = {k: tuple(ParetoRow(*r) for r in payload[k]) for k in ("issue_types", "assets")}
-    lists = {k: tuple(payload[k]) for k in ("vital_issue_types", "vital_assets", "prevention")}
-    return WeeklyReview(**{**payload, **tables, **lists, "review_id": review_id})

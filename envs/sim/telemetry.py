@@ -28,9 +28,13 @@ spec files by ``tests/sim/test_telemetry.py``):
 * output dataset ``outputFacets``: ``outputStatistics`` (``rowCount``) on ``COMPLETE`` only; a
   failed or killed run delivers no partition.
 
-:func:`to_openlineage` yields dicts; :func:`write_jsonl` writes any events; :func:`export_jsonl`
-writes exactly the bytes of ``write_jsonl(path, to_openlineage(...))`` about three times faster,
-by filling per-asset JSON templates compiled from the same event builder.
+This module holds the event building: :func:`run_uuid`, the facet and event builder
+:class:`EventBuilder` (shared with :mod:`envs.sim.telemetry_fast`), :func:`to_openlineage`, which
+yields the events as dicts, and :func:`write_jsonl`, which writes any events as JSON Lines. The
+fast exporter :func:`~envs.sim.telemetry_fast.export_jsonl` lives in
+:mod:`envs.sim.telemetry_fast` and is re-exported here: it writes exactly the bytes of
+``write_jsonl(path, to_openlineage(...))`` about three times faster, by filling per-asset JSON
+templates compiled from the same event builder.
 """
 
 from __future__ import annotations
@@ -39,16 +43,17 @@ import hashlib
 import json
 import math
 import os
-import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from json.encoder import encode_basestring
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from envs.sim.records import PARTITION_STATES, RunRecord
 from scenarios.spec import AssetSpec, CheckSpec
+
+if TYPE_CHECKING:
+    from envs.sim.telemetry_fast import export_jsonl
 
 __all__ = [
     "DEFAULT_PRODUCER",
@@ -217,13 +222,23 @@ class _Asset:
         }
 
 
-class _Exporter:
+class EventBuilder:
     """Turns records into the values of their two events, and values into events.
 
     The *values* of a record (:meth:`values`) are the only per-record data; :meth:`events` places
     them into the structure. :meth:`events` branches only on which value keys are present, never
     on the values themselves, so calling it with placeholder values yields a skeleton that
-    :func:`export_jsonl` compiles into a JSON template with the same structure.
+    :func:`~envs.sim.telemetry_fast.export_jsonl` compiles into a JSON template with the same
+    structure.
+
+    Args:
+        assets: the asset specs indexed like ``RunRecord.asset`` (see :func:`to_openlineage`).
+        namespace: OpenLineage namespace of the jobs and of the datasets.
+        start: timezone-aware wall-clock time of simulated minute 0.
+        producer: URI of the producer, used for the events and for every facet.
+
+    Raises:
+        ValueError: if ``start`` is naive.
     """
 
     def __init__(
@@ -507,7 +522,7 @@ def to_openlineage(
             status, a failed-check index the asset does not have, or (if successful) a number
             of null rates other than the asset's number of key columns.
     """
-    ex = _Exporter(assets, namespace, start, producer)
+    ex = EventBuilder(assets, namespace, start, producer)
     for rec in records:
         a = ex.asset(rec)
         start_event, end_event = ex.events(a, ex.values(rec, a))
@@ -515,8 +530,12 @@ def to_openlineage(
         yield end_event
 
 
-def _json_encoder() -> json.JSONEncoder:
-    """The encoder of the JSON Lines output: compact, sorted keys, UTF-8 text, no NaN."""
+def json_encoder() -> json.JSONEncoder:
+    """The encoder of the JSON Lines output: compact, sorted keys, UTF-8 text, no NaN.
+
+    Shared by :func:`write_jsonl` and :func:`~envs.sim.telemetry_fast.export_jsonl`, so both write
+    the same bytes.
+    """
     return json.JSONEncoder(
         sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
@@ -526,7 +545,7 @@ def write_jsonl(path: str | os.PathLike[str], events: Iterable[Mapping[str, Any]
     """Write events as JSON Lines: one compact object per line, keys sorted, UTF-8.
 
     The output is byte-for-byte deterministic for the same events. For run records,
-    :func:`export_jsonl` writes the same bytes faster.
+    :func:`~envs.sim.telemetry_fast.export_jsonl` writes the same bytes faster.
 
     Args:
         path: the file to create or overwrite.
@@ -538,7 +557,7 @@ def write_jsonl(path: str | os.PathLike[str], events: Iterable[Mapping[str, Any]
     Raises:
         ValueError: if an event holds a NaN or infinite float (not JSON).
     """
-    encode = _json_encoder().encode
+    encode = json_encoder().encode
     n = 0
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         write = f.write
@@ -549,96 +568,19 @@ def write_jsonl(path: str | os.PathLike[str], events: Iterable[Mapping[str, Any]
     return n
 
 
-_MARK: Final = "\x00\x01"
-_SLOT: Final = re.compile(r'"\\u0000\\u0001(\w+)\\u0001\\u0000"')
+if not TYPE_CHECKING:  # mypy takes export_jsonl from the import above, and knows no other names
 
+    def __getattr__(name: str) -> Any:
+        """Re-export :func:`~envs.sim.telemetry_fast.export_jsonl`, imported on first use.
 
-class _Placeholders(dict[str, str]):
-    """Values that stand for their own key: ``{key: "<mark>key<reversed mark>"}``."""
+        ``envs.sim.telemetry_fast`` builds on this module, so importing it at the top would be
+        circular (PEP 562 module ``__getattr__``).
 
-    def __init__(self, keys: Iterable[str]) -> None:
-        super().__init__((k, f"{_MARK}{k}{_MARK[::-1]}") for k in keys)
+        Raises:
+            AttributeError: for any other missing name.
+        """
+        if name == "export_jsonl":
+            from envs.sim.telemetry_fast import export_jsonl
 
-
-def _compile(events: Iterable[Event], encode: Callable[[Any], str]) -> tuple[str, list[str]]:
-    """Compile skeleton events into a ``%``-template of their JSON lines and its slot keys.
-
-    Each encoded placeholder (a quoted string) becomes ``%s``; a ``%`` of the JSON text is
-    doubled.
-    """
-    out: list[str] = []
-    keys: list[str] = []
-    for event in events:
-        for i, piece in enumerate(_SLOT.split(encode(event))):
-            if i % 2:
-                keys.append(piece)
-                out.append("%s")
-            else:
-                out.append(piece.replace("%", "%%"))
-        out.append("\n")
-    return "".join(out), keys
-
-
-def _encode_value(x: Any, encode: Callable[[Any], str]) -> str:
-    """Encode one value exactly as the JSON encoder does inside an object."""
-    t = type(x)
-    if t is str:
-        return encode_basestring(x)
-    if t is bool:
-        return "true" if x else "false"
-    if t is int:
-        return int.__repr__(x)
-    if t is float and math.isfinite(x):
-        return float.__repr__(x)
-    return encode(x)  # anything else, and non-finite floats (which raise)
-
-
-def export_jsonl(
-    path: str | os.PathLike[str],
-    records: Iterable[RunRecord],
-    assets: Sequence[AssetSpec],
-    *,
-    namespace: str = "dataops-gym",
-    start: datetime = DEFAULT_START,
-    producer: str = DEFAULT_PRODUCER,
-) -> int:
-    """Write the OpenLineage events of run records as JSON Lines, fast.
-
-    Writes exactly the bytes of ``write_jsonl(path, to_openlineage(records, assets, ...))``
-    without building the event dicts: each asset's event structure is compiled once (per shape:
-    START, COMPLETE, FAIL with or without a stack trace) into a JSON template whose slots are
-    filled with the encoded per-record values.
-
-    Args:
-        path: the file to create or overwrite.
-        records: run records, e.g. a world's run log.
-        assets: the asset specs indexed like ``RunRecord.asset`` (see :func:`to_openlineage`).
-        namespace: OpenLineage namespace of the jobs and of the datasets.
-        start: timezone-aware wall-clock time of simulated minute 0.
-        producer: URI of the producer, used for the events and for every facet.
-
-    Returns:
-        The number of events written (two per record).
-
-    Raises:
-        ValueError: as :func:`to_openlineage`.
-    """
-    ex = _Exporter(assets, namespace, start, producer)
-    encode = _json_encoder().encode
-    templates: dict[tuple[int, tuple[str, ...]], tuple[str, list[str]]] = {}
-    n = 0
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        write = f.write
-        for rec in records:
-            a = ex.asset(rec)
-            v = ex.values(rec, a)
-            shape = (a.index, tuple(v))
-            compiled = templates.get(shape)
-            if compiled is None:
-                compiled = _compile(ex.events(a, _Placeholders(v)), encode)
-                templates[shape] = compiled
-            template, keys = compiled
-            encoded = {k: _encode_value(x, encode) for k, x in v.items()}
-            write(template % tuple([encoded[k] for k in keys]))
-            n += 2
-    return n
+            return export_jsonl
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
