@@ -151,29 +151,28 @@ class PipelineSpec(_Frozen):
 
 
 def _find_cycle(upstream: dict[str, tuple[str, ...]]) -> list[str]:
-    """Return one cycle as a list of names (first name repeated at the end), or []."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
+    """Return one cycle as a list of names (first name repeated at the end), or [].
 
-    def visit(n: str) -> list[str]:
-        state[n] = 1
-        stack.append(n)
-        for u in upstream.get(n, ()):
-            if state.get(u) == 1:
-                return [*stack[stack.index(u) :], u]
-            if u not in state:
-                found = visit(u)
-                if found:
-                    return found
-        stack.pop()
-        state[n] = 2
-        return []
-
-    for n in upstream:
-        if n not in state:
-            found = visit(n)
-            if found:
-                return found
+    Iterative depth-first search, so lineage thousands of assets deep is fine.
+    """
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    for root in upstream:
+        if root in state:
+            continue
+        path: list[str] = [root]
+        its = [iter(upstream.get(root, ()))]
+        state[root] = 1
+        while its:
+            u = next(its[-1], None)
+            if u is None:
+                state[path.pop()] = 2
+                its.pop()
+            elif state.get(u) == 1:
+                return [*path[path.index(u) :], u]
+            elif u not in state:
+                state[u] = 1
+                path.append(u)
+                its.append(iter(upstream.get(u, ())))
     return []
 
 
