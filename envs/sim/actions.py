@@ -28,9 +28,10 @@ kill_query             cancels the asset's running queries (``asset=-1``: extern
 reprioritize           sets the asset's slot priority (0 first, 1 normal, 2 last). Undoable.
 rollback               undoes action ``target`` (quarantine, apply_schema_mapping,
                        block_downstream, scale_warehouse, reprioritize)
-escalate               a human responds after a log-normal delay, finds the root cause of the
-                       open fault on the asset (or the oldest) and applies its best fix with
-                       the scenario's ``fix_success_prob``; costs human time. The n-th
+escalate               a human responds after a log-normal delay, finds the root causes of
+                       the open faults on the asset (without one: the oldest open fault) and
+                       applies each one's best fix with the scenario's ``fix_success_prob``,
+                       oldest first; costs human time. The n-th
                        escalation about a fault always meets the same human (delay, hands-on
                        time, success draw), so organizations compare on common random numbers
 =====================  ======================================================================
@@ -555,18 +556,31 @@ def _escalate(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.
     hands_on = h.fix_median_min * math.exp(0.5 * z_fix)
     world.human_minutes += hands_on
     yield world.env.timeout(hands_on)
-    cands = _human_candidates(world, a)
+    cands = sorted(_human_candidates(world, a), key=lambda f: (f.onset, f.fid))
+    if a is None:
+        cands = cands[:1]  # no asset named: the oldest open problem
     if not cands:
         return
-    f = min(cands, key=lambda f: (f.onset, f.fid))
-    ctx.touched.append(f.fid)
-    if u >= h.fix_success_prob:
+    # the engineer fixes every problem found on the asset, oldest first; each further fault
+    # costs more hands-on time and has its own chance of being fixed right
+    fixed = []
+    for i, f in enumerate(cands):
+        ctx.touched.append(f.fid)
+        if i:
+            z_more, _z, u = f.human_draws(world.seed)
+            more = 0.5 * h.fix_median_min * math.exp(0.5 * z_more)
+            world.human_minutes += more
+            yield world.env.timeout(more)
+        if u >= h.fix_success_prob:
+            continue
+        if f.active and f.cause in SELF_ENDING and f.natural_end < math.inf:
+            yield world.env.timeout(max(0.0, f.natural_end - world.now))
+        world.end_cause(f, ctx.aid)
+        fixed.append(f)
+    if not fixed:
         ctx.outcome = "failed"
         return
-    if f.active and f.cause in SELF_ENDING and f.natural_end < math.inf:
-        yield world.env.timeout(max(0.0, f.natural_end - world.now))
-    world.end_cause(f, ctx.aid)
-    yield from ctx.repair([f])
+    yield from ctx.repair(fixed)
     ctx.outcome = "mitigated"
 
 
