@@ -1,8 +1,10 @@
 """Incidents: alerts deduplicated and grouped along lineage, with their lifecycle.
 
-An alert joins an open incident when its asset is lineage-connected to one of the incident's
-assets (the same asset, an ancestor or a descendant) and the incident saw activity within
-``group_window_min``; otherwise it opens a new incident. Within an incident, a second alert of the
+An alert joins an open incident that saw activity within ``group_window_min`` when its asset
+explains or is explained by the incident along lineage: it is one of the incident's assets, a
+descendant of one (a downstream symptom), or an ancestor of the incident's first asset (a deeper
+root). Two problems that merely share consumers (siblings) stay separate incidents. Otherwise
+the alert opens a new incident. Within an incident, a second alert of the
 same signal on the same asset is a duplicate: it is counted, not emitted. Incidents move
 open → diagnosed → resolved (verified fix) or closed (benign / no action needed).
 """
@@ -60,13 +62,19 @@ class IncidentBook:
     """Groups alerts into incidents along lineage.
 
     Args:
-        related: per asset index, the set of lineage-connected assets (itself, ancestors,
-            descendants).
+        ancestors: per asset index, its upstream assets (transitively).
+        descendants: per asset index, its downstream assets (transitively).
         group_window_min: an incident quiet for longer does not take new alerts.
     """
 
-    def __init__(self, related: Sequence[frozenset[int]], group_window_min: float = 240.0) -> None:
-        self.related = related
+    def __init__(
+        self,
+        ancestors: Sequence[frozenset[int]],
+        descendants: Sequence[frozenset[int]],
+        group_window_min: float = 240.0,
+    ) -> None:
+        self.ancestors = ancestors
+        self.descendants = descendants
         self.group_window_min = group_window_min
         self.incidents: list[Incident] = []
 
@@ -76,12 +84,15 @@ class IncidentBook:
         Returns:
             (incident, opened a new one, the alert is a duplicate within it).
         """
-        rel = self.related[asset]
+        up = self.ancestors[asset]
         for inc in self.incidents:
+            if not inc.active or t - inc.last_at > self.group_window_min:
+                continue
+            origin = inc.alerts[0].asset if inc.alerts else asset
             if (
-                inc.active
-                and t - inc.last_at <= self.group_window_min
-                and not rel.isdisjoint(inc.assets)
+                asset in inc.assets
+                or not up.isdisjoint(inc.assets)  # downstream of something in the incident
+                or asset in self.ancestors[origin]  # a deeper root of where it started
             ):
                 dup = (asset, signal) in inc.seen
                 return inc, False, dup

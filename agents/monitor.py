@@ -22,7 +22,8 @@ schema_change    the schema version changed (additive changes alert only if conf
 
 Thresholds are parameters (``MonitorConfig``, with per-signal sensitivity overrides for the SLA
 optimizer). Alerts can be suppressed during announced planned backfills (runtime, queue,
-freshness) and, with a business calendar, volume alerts on holidays. Baselines are primed from a
+freshness); with a business calendar, volume on a holiday is judged against the usual holiday
+dip. Baselines are primed from a
 history of the same pipeline (``prime``) before the episode starts, as a deployed monitor would
 have learned them.
 """
@@ -81,7 +82,8 @@ class MonitorConfig:
         freshness_grace_min: minutes past the SLA before a freshness alert.
         alert_on_additive_schema: alert on every schema version change.
         suppress_during_backfills: mute runtime/queue/freshness alerts during planned backfills.
-        holidays: business-calendar days on which volume alerts are muted.
+        holidays: business-calendar days on which volume is expected to dip.
+        holiday_volume_factor: the usual volume on a holiday relative to a normal day.
         group_window_min: how long a quiet incident still takes related alerts.
         freshness_check_alerts: alert on failing freshness checks (redundant with the timers).
     """
@@ -96,6 +98,7 @@ class MonitorConfig:
     alert_on_additive_schema: bool = False
     suppress_during_backfills: bool = True
     holidays: tuple[int, ...] = ()
+    holiday_volume_factor: float = 1.0
     group_window_min: float = 240.0
     freshness_check_alerts: bool = True
 
@@ -148,11 +151,12 @@ class PipelineMonitor:
         self.cfg = config
         self.on_alert = on_alert
         n = len(world.assets)
-        related = []
-        for a in world.assets:
-            anc = {u.idx for u in world.assets if a.idx in u.descendants}
-            related.append(frozenset(anc | a.descendants | {a.idx}))
-        self.book = IncidentBook(related, config.group_window_min)
+        ancestors = [
+            frozenset(u.idx for u in world.assets if a.idx in u.descendants) for a in world.assets
+        ]
+        self.book = IncidentBook(
+            ancestors, [a.descendants for a in world.assets], config.group_window_min
+        )
         self.alerts: list[Alert] = []
         self.arrived = [0] * n  # latest successfully delivered window per asset
         self.schema = [1] * n
@@ -286,6 +290,8 @@ class PipelineMonitor:
             if base is None or base.n < self.cfg.min_training_points:
                 continue
             mean, std = base.stats()
+            if name == "volume" and int(end // 1440) in self.cfg.holidays:
+                mean += math.log(self.cfg.holiday_volume_factor)  # the calendar's usual dip
             kind, floor = _FLOORS[name]
             std = max(std, floor * abs(mean) if kind == "rel" else floor)
             z = (x - mean) / std if std > 0 else 0.0
@@ -369,7 +375,7 @@ class PipelineMonitor:
             for start, end in self._backfills:
                 if start <= t <= end:
                     return True
-        return signal == "volume" and int(t // 1440) in self.cfg.holidays
+        return False
 
     def _raise(
         self,

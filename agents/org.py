@@ -127,7 +127,8 @@ def _history(source: str, name: str, days: float) -> tuple[RunRecord, ...]:
 
 def _simulate_history(sc: Scenario, days: float) -> tuple[RunRecord, ...]:
     spec = sc.spec.model_copy(update={"faults": (), "horizon_days": days, "warmup_days": 0.0})
-    noise = spec.noise.model_copy(update={"backfills": ()})
+    # training data as a team keeps it: no holidays (excluded dates), no planned backfills
+    noise = spec.noise.model_copy(update={"backfills": (), "holidays": ()})
     quiet = sc.model_copy(update={"spec": spec.model_copy(update={"noise": noise})})
     w = World(quiet, HISTORY_SEED)
     w.run()
@@ -185,7 +186,8 @@ class Organization:
         self.kb = knowledge
         mcfg = config.monitor
         holidays = world.scenario.spec.noise.holidays if config.use_calendar else ()
-        mcfg = replace(mcfg, holidays=tuple(holidays))
+        factor = world.scenario.spec.noise.holiday_volume_factor if holidays else 1.0
+        mcfg = replace(mcfg, holidays=tuple(holidays), holiday_volume_factor=factor)
         self.monitor = PipelineMonitor(world, mcfg, self._on_alert)
         if prime and config.history_days > 0:
             key = (world.scenario.source, world.scenario.name, config.history_days)

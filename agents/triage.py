@@ -306,8 +306,8 @@ class IssueTriage:
                 )
             if "volume" in kinds:
                 day = int(now // 1440)
-                if day in self.holidays and ratio > 0.3:
-                    ev.append("volume drop on a business holiday")
+                if day in self.holidays and 0.35 <= ratio <= 0.65:
+                    ev.append("volume drop on a business holiday, of the usual holiday size")
                     return Proposal("quality_anomaly", "benign", a, "none", 0.8, tuple(ev))
                 if ratio > 1.3 and "runtime" in sig:
                     ev.append("volume and runtime up together")
@@ -400,8 +400,22 @@ class IssueTriage:
                 tuple(ev),
             )
         if "schema_change" in sig and sig <= {"schema_change"}:
-            ev.append("additive schema change, no test fails")
-            return Proposal("validation_failure", "benign", root, "none", 0.8, tuple(ev))
+            a = next(al.asset for al in inc.alerts if al.signal == "schema_change")
+            if "schema" not in self._failed_kinds(a):
+                ev.append("additive schema change, no test fails")
+                return Proposal("validation_failure", "benign", root, "none", 0.8, tuple(ev))
+            r = mon.last[a]
+            text = r.error_message.lower() if r is not None else ""
+            ev.append("schema version changed and a warn-level schema test fails")
+            if "expected" in text and "got" in text:
+                return Proposal(
+                    "validation_failure", "schema_drift/type_changed", a, "escalate", 0.8, tuple(ev)
+                )
+            conf = 0.8 if "not found" in text else 0.5
+            return Proposal(
+                "validation_failure", "schema_drift/column_renamed", a, "apply_schema_mapping",
+                conf, tuple(ev),
+            )  # fmt: skip
         if "freshness" in sig:
             ev.append("late data without failures: wait and re-check before paging anyone")
             return Proposal("late_arrival", "late_arrival/delayed", root, "watch", 0.6, tuple(ev))
