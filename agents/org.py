@@ -262,7 +262,7 @@ class Organization:
         self.diagnoses.append(diag)
         if diag.route == "none":
             inc.status = "closed"
-            inc.resolution = "benign"
+            inc.resolution = "dismissed"  # closed without action or re-check
             self._on_close(inc)
             return
         if prop.target < 0 and self.cfg.automation == "playbooks":

@@ -94,7 +94,8 @@ class TriageEnv(DataOpsEnv):
       5 auto-remediated and verified (or verified fixed on re-check), 3 fixed by a human, 1
       escalated without a fix, unresolved or collateral (for a false alarm: 5 closed without a
       human, 3 with one, 1 with collateral damage);
-    - ``time``: − hours from opening to closing of each incident closed;
+    - ``time``: − hours each visible fault stayed unresolved during the step (time to
+      resolve, charged as it passes, so dismissing a real incident does not stop the clock);
     - ``exposure``: − hours of wrong data visible at Delivery;
     - ``human``: − human hours spent;
     - ``unsafe``: − 1 when the chosen route was destructive without evidence.
@@ -139,6 +140,7 @@ class TriageEnv(DataOpsEnv):
         self._seen_closed = 0
         self._exposure = 0.0
         self._human = 0.0
+        self._t_prev = 0.0
 
     # ------------------------------------------------------------------ the decider hook
     def request(
@@ -169,7 +171,7 @@ class TriageEnv(DataOpsEnv):
             self.pending = []
             self._seen_closed = 0
             self._build(self._episode_seed(options), decider=self)
-            self._exposure = self._human = 0.0
+            self._exposure = self._human = self._t_prev = 0.0
             self._advance()
             if self.pending:
                 break
@@ -234,8 +236,15 @@ class TriageEnv(DataOpsEnv):
         self._seen_closed = len(self.org.closed)
         for inc in closed:
             out["rubric"] += (self._points(inc) - 3.0) / 2.0
-            end = inc.resolved_at if inc.resolved_at == inc.resolved_at else self.world.now
-            out["time"] -= (end - inc.opened_at) / 60.0
+        # time to resolve, charged as it passes: hours each visible fault stayed unresolved
+        now, since = self.world.now, self._t_prev
+        for f in self.world.faults:
+            seen = f.first_visible_at
+            if not f.started or seen != seen:
+                continue
+            end = f.resolved_at if f.resolved else now
+            out["time"] -= max(0.0, min(end, now) - max(seen, since)) / 60.0
+        self._t_prev = now
         exp, hum = self.exposure_hours(), self.human_hours()
         out["exposure"] = -(exp - self._exposure)
         out["human"] = -(hum - self._human)
@@ -252,9 +261,10 @@ class TriageEnv(DataOpsEnv):
         collateral = any(s.outcome == "collateral" for s in inc.steps)
         if not self._faults_of(inc):
             return 1.0 if collateral else 3.0 if "escalate" in kinds else 5.0
+        # a real fault: "dismissed" (closed without action or re-check) earns nothing; "benign"
+        # means a re-check found it fixed (by the root's own incident)
         if collateral or inc.resolution not in ("auto", "manual", "benign"):
             return 1.0
-        # "benign" here: closed after re-checking found it fixed (by the root's own incident)
         return 3.0 if inc.resolution == "manual" else 5.0
 
     def _info(self, terms: dict[str, float]) -> dict[str, Any]:

@@ -93,7 +93,7 @@ def test_no_silent_failures_every_incident_is_accounted_for():
     world, ep = run_episode(sc, 1_000_002, "rules")
     assert ep.incidents
     for inc in ep.incidents:
-        assert inc.resolution in ("auto", "manual", "escalated", "benign", "open")
+        assert inc.resolution in ("auto", "manual", "escalated", "benign", "dismissed", "open")
     ids = {i.incident_id for i in ep.incidents}
     assert {a.incident_id for a in ep.alerts} == ids
     for s in ep.remediations:
