@@ -340,23 +340,7 @@ class IssueTriage:
         wide = mon.recent_assets(frozenset({"runtime", "queue"}), now - 90.0)
         if len(wide) >= 3 and sig & {"runtime", "queue", "freshness"}:
             ev.append(f"slow or queued runs on {len(wide)} assets in 90 min: warehouse-wide")
-            if ext:
-                return Proposal(
-                    "performance_degradation",
-                    "resource_contention/noisy_neighbor",
-                    -1,
-                    "kill_query",
-                    0.8,
-                    tuple(ev),
-                )
-            return Proposal(
-                "performance_degradation",
-                "resource_contention/undersized_warehouse",
-                -1,
-                "scale_warehouse",
-                0.65,
-                tuple(ev),
-            )
+            return _contention(ev, bool(ext), 0.65)
         if "runtime" in sig:
             a = next(al.asset for al in inc.alerts if al.signal == "runtime")
             r = mon.last[a]
@@ -381,24 +365,9 @@ class IssueTriage:
                 tuple(ev),
             )
         if "queue" in sig or ("freshness" in sig and len(inc.assets) >= 3):
-            if ext:
-                return Proposal(
-                    "performance_degradation",
-                    "resource_contention/noisy_neighbor",
-                    -1,
-                    "kill_query",
-                    0.8,
-                    tuple(ev),
-                )
-            ev.append("queueing across assets with no outside workload")
-            return Proposal(
-                "performance_degradation",
-                "resource_contention/undersized_warehouse",
-                -1,
-                "scale_warehouse",
-                0.55,
-                tuple(ev),
-            )
+            if not ext:
+                ev.append("queueing across assets with no outside workload")
+            return _contention(ev, bool(ext), 0.55)
         if "schema_change" in sig and sig <= {"schema_change"}:
             a = next(al.asset for al in inc.alerts if al.signal == "schema_change")
             if "schema" not in self._failed_kinds(a):
@@ -532,3 +501,16 @@ class IssueTriage:
                 return any(getattr(r, "priority", 1) < 0 for r in self.world.warehouse.users)
             return bool(sig_on & {"runtime", "run_failure", "queue"})
         return route == "rollback" and bool(inc.steps)
+
+
+def _contention(ev: list[str], external: bool, confidence: float) -> Proposal:
+    """Warehouse-wide contention: a query outside the pipeline, else an undersized warehouse."""
+    if external:
+        return Proposal(
+            "performance_degradation", "resource_contention/noisy_neighbor", -1, "kill_query",
+            0.8, tuple(ev),
+        )  # fmt: skip
+    return Proposal(
+        "performance_degradation", "resource_contention/undersized_warehouse", -1,
+        "scale_warehouse", confidence, tuple(ev),
+    )  # fmt: skip
