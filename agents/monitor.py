@@ -270,9 +270,15 @@ class PipelineMonitor:
             return int(t // 60) % 24 + (24 if weekend else 0)
         return 1 if weekend else 0
 
-    def _learn(self, r: RunRecord, t: float, skip: frozenset[str] = frozenset()) -> None:
+    def _learn(
+        self,
+        r: RunRecord,
+        t: float,
+        skip: frozenset[str] = frozenset(),
+        metrics: tuple[tuple[str, float], ...] | None = None,
+    ) -> None:
         end = r.window * self.world.assets[r.asset].every
-        for name, x in self._metrics(r):
+        for name, x in metrics if metrics is not None else self._metrics(r):
             if name in skip:
                 continue
             key = (r.asset, name, self._bucket(r.asset, end, name))
@@ -285,7 +291,8 @@ class PipelineMonitor:
         a = r.asset
         end = r.window * self.world.assets[a].every
         flagged = set()
-        for name, x in self._metrics(r):
+        metrics = self._metrics(r)
+        for name, x in metrics:
             base = self._base.get((a, name, self._bucket(a, end, name)))
             if base is None or base.n < self.cfg.min_training_points:
                 continue
@@ -312,7 +319,7 @@ class PipelineMonitor:
             else:
                 detail = f"{name}={x:.4g} vs seasonal mean {mean:.4g} (std {std:.3g}, z={z:+.1f})"
             self._raise(a, name, t, z, sens if z > 0 else -sens, detail, r)
-        self._learn(r, t, frozenset(flagged))
+        self._learn(r, t, frozenset(flagged), metrics)
 
     def _freshness(self, asset: int) -> Generator[simpy.Event, Any, None]:
         env = self.world.env

@@ -311,14 +311,7 @@ class IssueTriage:
                     return Proposal("quality_anomaly", "benign", a, "none", 0.8, tuple(ev))
                 if ratio > 1.3 and "runtime" in sig:
                     ev.append("volume and runtime up together")
-                    return Proposal(
-                        "performance_degradation",
-                        "slow_query/data_skew",
-                        a,
-                        "scale_warehouse",
-                        0.65,
-                        tuple(ev),
-                    )
+                    return _data_skew(a, ev)
                 src_wide = w.assets[a].layer == "Source" or (
                     all(w.assets[x.asset].layer in ("Source", "Ingestion") for x in quality)
                     and len({x.asset for x in quality}) >= 2
@@ -348,14 +341,7 @@ class IssueTriage:
             ratio = (r.rows / exp) if r is not None and exp else 1.0
             ev.append(f"runtime anomaly on {w.assets[a].name}; volume x{ratio:.2f}")
             if ratio > 1.3:
-                return Proposal(
-                    "performance_degradation",
-                    "slow_query/data_skew",
-                    a,
-                    "scale_warehouse",
-                    0.65,
-                    tuple(ev),
-                )
+                return _data_skew(a, ev)
             return Proposal(
                 "performance_degradation",
                 "slow_query/plan_regression",
@@ -513,4 +499,12 @@ def _contention(ev: list[str], external: bool, confidence: float) -> Proposal:
     return Proposal(
         "performance_degradation", "resource_contention/undersized_warehouse", -1,
         "scale_warehouse", confidence, tuple(ev),
+    )  # fmt: skip
+
+
+def _data_skew(asset: int, ev: list[str]) -> Proposal:
+    """Volume and run time up together on ``asset``: skewed data, scale the warehouse."""
+    return Proposal(
+        "performance_degradation", "slow_query/data_skew", asset, "scale_warehouse", 0.65,
+        tuple(ev),
     )  # fmt: skip
