@@ -70,16 +70,27 @@ def train_maskable(scenario: str, seed: int, timesteps: int, n_envs: int) -> Any
 
 
 def run(
-    scenarios: list[str], seeds: list[int], timesteps: int, episodes: int, n_envs: int
+    scenarios: list[str],
+    seeds: list[int],
+    timesteps: int,
+    episodes: int,
+    n_envs: int,
+    out: Path | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate; return {scenario: {policy: [returns...]}} plus timings."""
+    """Train and evaluate; return {scenario: {policy: [returns...]}} plus timings.
+
+    With ``out``, the results so far are rewritten to ``out/learnability.json`` after every
+    baseline and every trained seed, so an interrupted run keeps what it measured.
+    """
     torch.set_num_threads(1)
     results: dict[str, Any] = {}
     for sc in scenarios:
         env = make_env(sc, "triage")
         res: dict[str, Any] = {}
+        results[sc] = res
         for name in ("random", "rules", "oracle"):
             res[name] = evaluate(baseline("triage", name, env), env, episodes)
+            _dump(results, out)
         ppo: list[float] = []
         for seed in seeds:
             t0 = time.perf_counter()
@@ -88,9 +99,14 @@ def run(
             ppo.append(float(np.mean(rets)))
             res[f"maskable_ppo_seed{seed}"] = rets
             res[f"train_seconds_seed{seed}"] = round(time.perf_counter() - t0, 1)
-        res["maskable_ppo_seed_means"] = ppo
-        results[sc] = res
+            res["maskable_ppo_seed_means"] = ppo
+            _dump(results, out)
     return results
+
+
+def _dump(results: dict[str, Any], out: Path | None) -> None:
+    if out is not None:
+        (out / "learnability.json").write_text(json.dumps(results, indent=1))
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="learnability")
@@ -98,8 +114,7 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point."""
     out = Path(HydraConfig.get().runtime.output_dir)
     res = run([str(s) for s in cfg.scenarios], [int(s) for s in cfg.seeds], int(cfg.timesteps),
-              int(cfg.eval_episodes), int(cfg.n_envs))  # fmt: skip
-    (out / "learnability.json").write_text(json.dumps(res, indent=1))
+              int(cfg.eval_episodes), int(cfg.n_envs), out)  # fmt: skip
     table = Table(title=f"triage: mean held-out episode reward ({cfg.eval_episodes} episodes)")
     for col in ("scenario", "random", "rules", "oracle", "MaskablePPO (seeds)"):
         table.add_column(col)
