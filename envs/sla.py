@@ -9,14 +9,11 @@ import gymnasium as gym
 import numpy as np
 
 from agents.matching import match_alert
-from agents.monitor import ANOMALY_SIGNALS
+from agents.sla_optimizer import FAMILIES, PERIOD_MIN, SLA_ACTIONS, SLA_FEATURES, SlaOptimizer
 from envs.base import DataOpsEnv, check_weights
 from scenarios.spec import Scenario
 
 SLA_WEIGHTS = {"detection": 1.0, "false_alerts": 0.2, "misses": 1.0}
-FAMILIES = (*ANOMALY_SIGNALS, "freshness")
-Z_MIN, Z_MAX, Z_STEP = 2.0, 6.0, 0.5
-GRACE_MAX, GRACE_STEP = 60.0, 15.0
 MISS_AFTER_MIN = 240.0
 
 
@@ -32,13 +29,16 @@ class SlaEnv(DataOpsEnv):
 
     ## Action space
 
-    ``MultiDiscrete([3] * 7)``: for each of volume, null_rate, duplicate_rate, value_mean, runtime,
-    queue (z-score sensitivity in 2.0..6.0, step 0.5) and the freshness grace (0..60 min, step 15):
-    0 lower (more sensitive), 1 keep, 2 raise.
+    ``MultiDiscrete([3] * 7)``, dimensions named by ``agents.sla_optimizer.SLA_ACTIONS`` (also
+    ``action_names``): for each of volume, value_mean, runtime, null_rate, duplicate_rate, queue
+    (z-score sensitivity in 2.0..6.0, step 0.5) and the freshness grace (0..60 min, step 15):
+    0 lower (more sensitive), 1 keep, 2 raise. The organization's SLA-optimizer slot applies an
+    action the same way (``agents.sla_optimizer.SlaOptimizer.apply``).
 
     ## Observation space
 
-    ``Box(-1, 1, (25,), float32)``:
+    ``Box(-1, 1, (25,), float32)``, named by ``agents.sla_optimizer.SLA_FEATURES`` (also
+    ``feature_names``) and computed by ``SlaOptimizer.observe``:
 
     | index | feature | scaling |
     |---|---|---|
@@ -69,12 +69,16 @@ class SlaEnv(DataOpsEnv):
     """
 
     role = "sla"
+    feature_names: tuple[str, ...] = SLA_FEATURES
+    """Names of the observation's features, in order."""
+    action_names: tuple[str, ...] = SLA_ACTIONS
+    """Names of the action's dimensions, in order (each 0 lower, 1 keep, 2 raise)."""
 
     def __init__(
         self,
         scenario: str | Scenario = "sc0001",
         reward_weights: dict[str, float] | None = None,
-        period_min: float = 60.0,
+        period_min: float = PERIOD_MIN,
         days: float | None = None,
     ) -> None:
         super().__init__(scenario, days)
@@ -82,11 +86,12 @@ class SlaEnv(DataOpsEnv):
             raise ValueError(f"period_min: expected > 0, got {period_min}")
         self.weights = check_weights(reward_weights, SLA_WEIGHTS)
         self.period = float(period_min)
-        self.observation_space = gym.spaces.Box(-1.0, 1.0, (25,), np.float32)
-        self.action_space = gym.spaces.MultiDiscrete([3] * len(FAMILIES))
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (len(SLA_FEATURES),), np.float32)
+        self.action_space = gym.spaces.MultiDiscrete([3] * len(SLA_ACTIONS))
         self._seen_alerts = 0
         self._detected: dict[int, float] = {}
         self._missed: set[int] = set()
+        self.optimizer: SlaOptimizer | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -94,6 +99,8 @@ class SlaEnv(DataOpsEnv):
         """Start an episode with the rules organization's thresholds."""
         super().reset(seed=seed)
         self._build(self._episode_seed(options))
+        assert self.org is not None and self.world is not None
+        self.optimizer = SlaOptimizer(self.org.monitor, self.world, self.period)
         self._seen_alerts = 0
         self._detected = {}
         self._missed = set()
@@ -104,15 +111,8 @@ class SlaEnv(DataOpsEnv):
         a = np.asarray(action)
         if a.shape != (len(FAMILIES),) or not self.action_space.contains(a.astype(np.int64)):
             raise ValueError(f"action: expected {len(FAMILIES)} values in 0..2, got {action!r}")
-        assert self.org is not None and self.world is not None
-        mon = self.org.monitor
-        sens = mon.sensitivities
-        new = {
-            fam: float(np.clip(sens[fam] + (int(a[i]) - 1) * Z_STEP, Z_MIN, Z_MAX))
-            for i, fam in enumerate(ANOMALY_SIGNALS)
-        }
-        grace = float(np.clip(mon.grace + (int(a[-1]) - 1) * GRACE_STEP, 0.0, GRACE_MAX))
-        mon.set_thresholds(new, grace)
+        assert self.optimizer is not None and self.world is not None
+        self.optimizer.apply(a)
         self._run_until(t=self.world.now + self.period)
         terms = self._score()
         reward = float(sum(self.weights[k] * v for k, v in terms.items()))
@@ -150,22 +150,8 @@ class SlaEnv(DataOpsEnv):
         return {"detection": detection, "false_alerts": false_alerts, "misses": misses}
 
     def _obs(self) -> np.ndarray:
-        assert self.org is not None and self.world is not None
-        mon, now = self.org.monitor, self.world.now
-        sens = mon.sensitivities
-        f = [(sens[s] - Z_MIN) / (Z_MAX - Z_MIN) for s in ANOMALY_SIGNALS]
-        f.append(mon.grace / GRACE_MAX)
-        last = [al for al in reversed(mon.alerts) if al.t >= now - 1440.0]
-        for span, scale in ((self.period, 5.0), (1440.0, 20.0)):
-            f += [
-                min(1.0, sum(1 for al in last if al.signal == s and al.t >= now - span) / scale)
-                for s in FAMILIES
-            ]
-        f.append(min(1.0, len(mon.book.open_incidents()) / 10.0))
-        hour = (now / 60.0) % 24.0
-        f += [math.sin(2 * math.pi * hour / 24.0), math.cos(2 * math.pi * hour / 24.0)]
-        f.append(1.0 if int(now // 1440) % 7 >= 5 else 0.0)
-        return np.asarray(f, dtype=np.float32)
+        assert self.optimizer is not None
+        return self.optimizer.observe()
 
     def _info(self, terms: dict[str, float]) -> dict[str, Any]:
         assert self.world is not None

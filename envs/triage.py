@@ -13,9 +13,9 @@ from agents.incidents import Incident
 from agents.matching import match_alert
 from agents.playbooks import ROUTES
 from agents.records import RootCandidate
+from agents.route_mask import route_mask
 from agents.triage import Proposal
 from envs.base import DataOpsEnv, check_weights
-from envs.sim.actions import allowed
 from scenarios.spec import Scenario
 from scenarios.vocab import DESTRUCTIVE_ACTIONS
 
@@ -48,11 +48,13 @@ class TriageEnv(DataOpsEnv):
     Layer 3 guardrails still apply: a destructive route (quarantine, apply_schema_mapping,
     kill_query) without evidence on its target is replaced by escalation and penalized; a critical
     incident also pages a human. ``action_masks()`` masks routes whose simulator preconditions fail
-    on the target.
+    on the target (``agents.route_mask.route_mask``, the same mask the organization's triage slot
+    gives a deployed policy). ``action_names`` names the routes in order.
 
     ## Observation space
 
-    ``Box(-1, 1, (72,), float32)``, named by ``agents.features.TRIAGE_FEATURES`` (all unitless):
+    ``Box(-1, 1, (72,), float32)``, named by ``agents.features.TRIAGE_FEATURES`` (also
+    ``feature_names``; all unitless):
 
     | features | meaning and scaling |
     |---|---|
@@ -124,6 +126,10 @@ class TriageEnv(DataOpsEnv):
     """
 
     role = "triage"
+    feature_names: tuple[str, ...] = TRIAGE_FEATURES
+    """Names of the observation's features, in order."""
+    action_names: tuple[str, ...] = ROUTES
+    """Names of the actions (routes), in order."""
 
     def __init__(
         self,
@@ -201,25 +207,10 @@ class TriageEnv(DataOpsEnv):
 
     def action_masks(self) -> np.ndarray:
         """Routes whose simulator preconditions hold on the pending incident's target."""
-        mask = np.ones(len(ROUTES), dtype=bool)
         if not self.pending or self.world is None:
-            return mask
+            return np.ones(len(ROUTES), dtype=bool)
         _inc, prop, _c, _s, _ev = self.pending[0]
-        w, t = self.world, prop.target
-        for i, r in enumerate(ROUTES):
-            if r in ("escalate", "watch", "none"):
-                continue
-            if r == "scale_warehouse":
-                mask[i] = w.warehouse.capacity < w.warehouse.max_slots
-            elif r == "kill_query":
-                mask[i] = (t >= 0 and w.assets[t].uses_slot) or allowed(w, "kill_query", -1)
-            elif r == "reprioritize":
-                mask[i] = t >= 0
-            elif t < 0:
-                mask[i] = False
-            else:
-                mask[i] = allowed(w, r, t)
-        return mask
+        return route_mask(self.world, prop)
 
     # ------------------------------------------------------------------ helpers
     def _obs(self) -> np.ndarray:
