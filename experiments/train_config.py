@@ -1,0 +1,134 @@
+"""Typed training configuration: what ``experiments.train`` hands the library (not a DictConfig).
+
+``TrainConfig.from_mapping`` validates a plain mapping (the resolved Hydra config) and refuses
+combinations that cannot train with a message naming the key, the value and what is expected:
+DQN needs a Discrete action space (the triage role), MaskablePPO needs action masks (the triage
+role), ``vec_env`` is ``dummy`` or ``subproc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ALGOS = ("ppo", "a2c", "dqn", "maskable_ppo")
+ROLES = ("triage", "sla", "cost")
+DISCRETE_ONLY = ("dqn",)
+MASKED = ("maskable_ppo",)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RoleConfig(_Frozen):
+    """The role the agent learns and its environment arguments."""
+
+    name: Literal["triage", "sla", "cost"]
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlgoConfig(_Frozen):
+    """An SB3 algorithm with hyperparameters (``per_role`` overrides ``hyperparams``)."""
+
+    name: Literal["ppo", "a2c", "dqn", "maskable_ppo"]
+    policy: str = "MlpPolicy"
+    hyperparams: dict[str, Any] = Field(default_factory=dict)
+    per_role: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def for_role(self, role: str) -> dict[str, Any]:
+        """The hyperparameters for ``role``: the common ones updated by the role's overrides."""
+        out = dict(self.hyperparams)
+        out.update(self.per_role.get(role) or {})
+        return out
+
+
+class EvalConfig(_Frozen):
+    """Evaluation on held-out seeds during training."""
+
+    every: int = Field(10000, ge=0)
+    episodes: int = Field(5, ge=0)
+    keep_best: bool = True
+
+
+class TrackingConfig(_Frozen):
+    """Where runs are tracked: MLflow at ``uri``, or nowhere (``disabled``)."""
+
+    backend: Literal["mlflow", "disabled"] = "disabled"
+    uri: str | None = None
+    artifact_root: str | None = None
+    experiment: str = "dataops-gym"
+    register_model: bool = False
+    alias: str = "candidate"
+
+
+class TrainSettings(_Frozen):
+    """The training loop."""
+
+    timesteps: int = Field(100000, gt=0)
+    n_envs: int = Field(4, ge=1)
+    vec_env: Literal["dummy", "subproc"] = "dummy"
+    torch_threads: int = Field(1, ge=1)
+    checkpoint_every: int = Field(10000, ge=0)
+    normalize_obs: bool = False
+    progress_bar: bool = True
+    days: float | None = Field(None, gt=0)
+
+
+class CompareConfig(_Frozen):
+    """The held-out comparison after training."""
+
+    episodes: int = Field(10, ge=0)
+    baselines: tuple[str, ...] = ("random", "rules", "oracle")
+    orgs: tuple[str, ...] = ("rules", "static")
+
+
+class TrainConfig(_Frozen):
+    """One training job."""
+
+    scenario: str
+    seed: int = 0
+    resume: str | None = None
+    role: RoleConfig
+    algo: AlgoConfig
+    eval: EvalConfig = EvalConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    train: TrainSettings = TrainSettings()
+    compare: CompareConfig = CompareConfig()
+
+    @model_validator(mode="after")
+    def _compatible(self) -> TrainConfig:
+        role, algo = self.role.name, self.algo.name
+        if algo in DISCRETE_ONLY and role != "triage":
+            raise ValueError(
+                f"algo={algo} needs a Discrete action space; role={role} has MultiDiscrete "
+                "actions. Use algo=ppo or algo=a2c for the sla and cost roles"
+            )
+        if algo in MASKED and role != "triage":
+            raise ValueError(
+                f"algo={algo} needs action masks, which only role=triage has; "
+                f"use algo=ppo or algo=a2c for role={role}"
+            )
+        return self
+
+    @classmethod
+    def from_mapping(cls, cfg: Mapping[str, Any]) -> TrainConfig:
+        """Validate a resolved config mapping (Hydra's, as a plain dict).
+
+        Raises:
+            ValueError: one line per problem, each naming the key and what is expected.
+        """
+        keys = ("scenario", "seed", "resume", "role", "algo", "eval", "tracking", "train",
+                "compare")  # fmt: skip
+        data = {k: cfg[k] for k in keys if k in cfg}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            lines = []
+            for err in e.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                msg = err["msg"].removeprefix("Value error, ")
+                lines.append(f"{loc}: {msg} (got {err.get('input')!r})" if loc else msg)
+            raise ValueError("invalid training config:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,410 @@
+"""Training an SB3 agent on a dataops-gym role: the library behind ``experiments.train``.
+
+``train(cfg, out, ...)`` takes a typed ``TrainConfig`` and a run directory and:
+
+1. opens the tracker (fails before anything trains if the store is unreachable);
+2. builds ``n_envs`` environments (DummyVecEnv by default — on 2 cores, 4 envs in one process
+   trained faster than SubprocVecEnv — or SubprocVecEnv), optionally VecNormalize, and a separate
+   evaluation env on the held-out seeds;
+3. builds the algorithm (or loads a checkpoint with ``resume``, continuing its timestep count and
+   its MLflow run) and learns until ``train.timesteps`` in total, with checkpoints, held-out
+   evaluation (best model kept) and a progress bar;
+4. on SIGINT/SIGTERM: stops at the next step, writes ``checkpoints/interrupted_<t>_steps.zip``,
+   marks the run KILLED and raises ``Interrupted``;
+5. saves ``model.zip`` (+ ``vecnormalize.pkl``), ``run.json``, the learning curve, and compares the
+   agent on held-out seeds with the baselines and organizations (``compare.json``);
+6. logs everything and registers the model (``dataops-<scenario>-<role>-<algo>`` @ alias).
+
+Run directory layout: ``model.zip``, ``best_model.zip``, ``vecnormalize.pkl``, ``checkpoints/``,
+``progress.csv`` (SB3 logger), ``evaluations.csv``, ``learning_curve.png``, ``compare.json``,
+``run.json``, ``config.yaml`` (written by the entry point).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
+from stable_baselines3.common.logger import CSVOutputFormat, HumanOutputFormat, Logger
+from stable_baselines3.common.vec_env import (
+    DummyVecEnv,
+    SubprocVecEnv,
+    VecEnv,
+    VecMonitor,
+    VecNormalize,
+)
+
+from envs import ENV_IDS
+from envs.factory import make_env
+from experiments.callbacks import HeldOutEval, StopOnSignal, TrackerOutput
+from experiments.compare import compare
+from experiments.curves import plot_learning_curve
+from experiments.tracking import (
+    Tracker,
+    TrackingError,
+    download_artifacts,
+    flatten,
+    is_run_id,
+    open_tracker,
+)
+from experiments.train_config import MASKED, TrainConfig
+from scenarios import load_scenario
+
+
+class Interrupted(RuntimeError):
+    """Training was stopped by a signal; a checkpoint was written and the run marked KILLED."""
+
+    def __init__(self, signum: int, checkpoint: Path) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"training interrupted by {name}; resume with resume={checkpoint}")
+        self.signum = signum
+        self.checkpoint = checkpoint
+
+
+def algo_class(name: str) -> type[BaseAlgorithm]:
+    """The SB3 class of ``ppo``, ``a2c``, ``dqn`` or ``maskable_ppo``."""
+    if name == "maskable_ppo":
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
+    import stable_baselines3 as sb3
+
+    classes: dict[str, type[BaseAlgorithm]] = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}
+    if name not in classes:
+        raise ValueError(f"algo: unknown {name!r}; expected ppo, a2c, dqn or maskable_ppo")
+    return classes[name]
+
+
+def env_id_of(scenario: str) -> str:
+    """The registered id of a scenario name (``dataops/Pipeline-v0`` for any other)."""
+    for eid, sc in ENV_IDS.items():
+        if sc == scenario:
+            return eid
+    return "dataops/Pipeline-v0"
+
+
+def env_factory(cfg: TrainConfig) -> Callable[[], Any]:
+    """A picklable-enough thunk building one training env (wrapped for masks when needed)."""
+    scenario, role, masked = cfg.scenario, cfg.role.name, cfg.algo.name in MASKED
+    kwargs = dict(cfg.role.env_kwargs)
+    if cfg.train.days is not None:
+        kwargs["days"] = cfg.train.days
+
+    def make() -> Any:
+        env = make_env(scenario, role, **kwargs)
+        if masked:
+            from sb3_contrib.common.wrappers import ActionMasker
+
+            from envs.triage import masks_of
+
+            return ActionMasker(env, masks_of)
+        return env
+
+    return make
+
+
+def build_vec_env(cfg: TrainConfig) -> VecEnv:
+    """``n_envs`` training envs, seeded from ``cfg.seed``, with episode statistics."""
+    make = env_factory(cfg)
+    fns = [make for _ in range(cfg.train.n_envs)]
+    if cfg.train.vec_env == "subproc":
+        # workers ignore SIGINT so Ctrl-C reaches only this process, which checkpoints cleanly
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            vec: VecEnv = SubprocVecEnv(fns)
+        finally:
+            signal.signal(signal.SIGINT, old)
+    else:
+        vec = DummyVecEnv(fns)
+    vec.seed(cfg.seed)
+    vec = VecMonitor(vec)
+    if cfg.train.normalize_obs:
+        vec = VecNormalize(vec, norm_obs=True, norm_reward=False, clip_obs=10.0)
+    return vec
+
+
+def resolve_resume(cfg: TrainConfig, out: Path) -> tuple[Path | None, str | None]:
+    """The checkpoint to continue from and the MLflow run to continue (either may be None).
+
+    ``resume`` may be a checkpoint ``.zip``, a run directory (its most advanced checkpoint;
+    its ``run.json`` names the MLflow run) or an MLflow run id (its ``checkpoint/`` artifact).
+
+    Raises:
+        ValueError: nothing to resume from at that path.
+        TrackingError: an unknown run id.
+    """
+    r = cfg.resume
+    if r is None:
+        return None, None
+    if is_run_id(r) and not Path(r).exists():
+        if cfg.tracking.backend == "disabled" or not cfg.tracking.uri:
+            raise ValueError(f"resume: {r} looks like an MLflow run id, but tracking is disabled")
+        local = download_artifacts(r, cfg.tracking.uri, "checkpoint", out / "resumed_from")
+        return latest_checkpoint(local), r
+    p = Path(r)
+    if p.is_file() and p.suffix == ".zip":
+        meta = p.parent / "run.json"
+        run_id = json.loads(meta.read_text()).get("mlflow_run_id") if meta.exists() else None
+        return p, run_id
+    if p.is_dir():
+        meta = p / "run.json"
+        run_id = json.loads(meta.read_text()).get("mlflow_run_id") if meta.exists() else None
+        return latest_checkpoint(p), run_id
+    raise ValueError(f"resume: {r!r} is neither a checkpoint .zip, a run directory nor a run id")
+
+
+def _steps_of(path: Path) -> int:
+    m = re.search(r"_(\d+)_steps\.zip$", path.name)
+    return int(m.group(1)) if m else -1
+
+
+def latest_checkpoint(directory: Path) -> Path:
+    """The most advanced model in ``directory``.
+
+    That is ``model.zip`` (written only when training completes), else the checkpoint with the
+    most steps (``checkpoints/*_<t>_steps.zip``).
+
+    Raises:
+        ValueError: when there is none.
+    """
+    if (directory / "model.zip").exists():
+        return directory / "model.zip"
+    cands = sorted(directory.glob("**/*_steps.zip"), key=_steps_of)
+    if cands:
+        return cands[-1]
+    raise ValueError(f"resume: no checkpoint (*_steps.zip or model.zip) under {directory}")
+
+
+def _vecnormalize_of(ckpt: Path) -> Path | None:
+    """The VecNormalize statistics saved with a checkpoint, if any."""
+    steps = _steps_of(ckpt)
+    for cand in (ckpt.parent / f"model_vecnormalize_{steps}_steps.pkl",
+                 ckpt.parent / "vecnormalize.pkl"):  # fmt: skip
+        if cand.exists():
+            return cand
+    return None
+
+
+def _normalizer(vec: VecEnv) -> Callable[[np.ndarray], np.ndarray] | None:
+    if isinstance(vec, VecNormalize):
+
+        def norm(obs: np.ndarray) -> np.ndarray:
+            return np.asarray(vec.normalize_obs(obs), dtype=np.float32)
+
+        return norm
+    return None
+
+
+def _logger(out: Path, tracker: Tracker, progress_bar: bool) -> Logger:
+    formats: list[Any] = [CSVOutputFormat(str(out / "progress.csv")), TrackerOutput(tracker)]
+    if not progress_bar:
+        import sys
+
+        formats.append(HumanOutputFormat(sys.stdout))
+    return Logger(str(out), formats)
+
+
+def versions() -> dict[str, str]:
+    """Library versions recorded with every run."""
+    import gymnasium
+    import sb3_contrib
+    import stable_baselines3
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "stable_baselines3": stable_baselines3.__version__,
+            "sb3_contrib": sb3_contrib.__version__, "gymnasium": gymnasium.__version__,
+            "numpy": np.__version__}  # fmt: skip
+
+
+def train(
+    cfg: TrainConfig,
+    out: Path,
+    *,
+    parent_run_id: str | None = None,
+    config_file: Path | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate, compare and track one agent (see the module docstring).
+
+    Returns:
+        ``run.json``'s content: config, timesteps, MLflow run id, best and final held-out reward,
+        comparison rows.
+
+    Raises:
+        TrackingError: the tracking store is unreachable (before anything trains).
+        Interrupted: SIGINT/SIGTERM (after the checkpoint is written and the run marked KILLED).
+    """
+    torch.set_num_threads(cfg.train.torch_threads)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt, resume_run = resolve_resume(cfg, out)
+    run_name = f"{cfg.scenario}/{cfg.role.name}/{cfg.algo.name}/seed{cfg.seed}"
+    tags = {"scenario": cfg.scenario, "role": cfg.role.name, "algo": cfg.algo.name,
+            "seed": cfg.seed, "run_dir": str(out.resolve())}  # fmt: skip
+    tracker = open_tracker(cfg.tracking, run_name, run_id=resume_run,
+                           parent_run_id=parent_run_id, tags=tags)  # fmt: skip
+    status = "FAILED"
+    try:
+        result = _train(cfg, out, tracker, ckpt, config_file)
+        status = "FINISHED"
+        return result
+    except Interrupted:
+        status = "KILLED"
+        raise
+    finally:
+        tracker.end(status)
+
+
+def _train(
+    cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None, config_file: Path | None
+) -> dict[str, Any]:
+    params = flatten(cfg.model_dump(mode="json"))
+    params.update({f"version.{k}": v for k, v in versions().items()})
+    tracker.log_params(params)
+    masked = cfg.algo.name in MASKED
+    cls = algo_class(cfg.algo.name)
+    vec = build_vec_env(cfg)
+    if ckpt is not None:
+        if isinstance(vec, VecNormalize):
+            vn = _vecnormalize_of(ckpt)
+            if vn is not None:
+                vec = VecNormalize.load(str(vn), vec.venv)
+        model = cls.load(str(ckpt), env=vec, device="cpu")
+        tracker.set_tags({"resumed_from": str(ckpt), "resumed_at_timesteps": model.num_timesteps})
+    else:
+        hp = cfg.algo.for_role(cfg.role.name)
+        model = cls(cfg.algo.policy, vec, seed=cfg.seed, device="cpu", verbose=0, **hp)
+    model.set_logger(_logger(out, tracker, cfg.train.progress_bar))
+    start = int(model.num_timesteps)
+    remaining = max(0, cfg.train.timesteps - start)
+
+    eval_env = make_env(cfg.scenario, cfg.role.name, **_eval_kwargs(cfg))
+    seeds = list(eval_env.scenario.spec.seeds.eval.seeds())
+    norm = _normalizer(vec)
+    evaluator = None
+    stopper = StopOnSignal()
+    callbacks: list[Any] = [stopper]
+    if cfg.train.checkpoint_every > 0:
+        every = max(1, cfg.train.checkpoint_every // cfg.train.n_envs)
+        callbacks.append(CheckpointCallback(every, str(out / "checkpoints"), name_prefix="model",
+                                            save_vecnormalize=True))  # fmt: skip
+    if cfg.eval.every > 0 and cfg.eval.episodes > 0:
+        evaluator = HeldOutEval(
+            eval_env, seeds[: cfg.eval.episodes], cfg.eval.every, out, tracker,
+            masked=masked, keep_best=cfg.eval.keep_best, normalize=norm,
+        )  # fmt: skip
+        callbacks.append(evaluator)
+
+    with stopper:
+        if remaining > 0:
+            model.learn(
+                total_timesteps=remaining,
+                callback=CallbackList(callbacks),
+                reset_num_timesteps=start == 0,
+                progress_bar=cfg.train.progress_bar,
+                tb_log_name=f"{cfg.algo.name}",
+            )
+    if stopper.signum is not None:
+        path = out / "checkpoints" / f"interrupted_{model.num_timesteps}_steps.zip"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+        if isinstance(vec, VecNormalize):
+            vec.save(str(path.parent / "vecnormalize.pkl"))
+        _write_run(out, cfg, tracker, model, None, [], config_file)
+        tracker.log_artifact(path, "checkpoint")
+        tracker.log_artifact(out / "run.json", "checkpoint")
+        vec.close()
+        raise Interrupted(stopper.signum, path)
+
+    model.save(out / "model.zip")
+    if isinstance(vec, VecNormalize):
+        vec.save(str(out / "vecnormalize.pkl"))
+    best = evaluator.best if evaluator is not None and evaluator.best > -np.inf else None
+    final = evaluator.run_eval() if evaluator is not None and remaining > 0 else None
+    rows: list[dict[str, Any]] = []
+    if cfg.compare.episodes > 0:
+        rows = compare(model, eval_env, seeds[: cfg.compare.episodes],
+                       agent_name=f"{cfg.algo.name} (seed {cfg.seed})", masked=masked,
+                       normalize=norm, baselines=cfg.compare.baselines, orgs=cfg.compare.orgs,
+                       days=cfg.train.days)  # fmt: skip
+        (out / "compare.json").write_text(json.dumps(rows, indent=1, default=_json_default))
+        step = int(model.num_timesteps)
+        for r in rows:
+            flat = {f"compare/{r['name'].split(' ')[0]}/{k}": v for k, v in r["scorecard"].items()}
+            if r["mean_reward"] is not None:
+                flat[f"compare/{r['name'].split(' ')[0]}/mean_reward"] = r["mean_reward"]
+            tracker.log_metrics({k: v for k, v in flat.items() if v is not None}, step)
+    plot_learning_curve(out, title=f"{cfg.algo.name} on {cfg.scenario} ({cfg.role.name})")
+    info = _write_run(out, cfg, tracker, model, {"best_mean_reward": best,
+                      "final_mean_reward": final}, rows, config_file)  # fmt: skip
+    vec.close()
+    _log_outputs(out, cfg, tracker)
+    return info
+
+
+def _eval_kwargs(cfg: TrainConfig) -> dict[str, Any]:
+    kwargs = dict(cfg.role.env_kwargs)
+    if cfg.train.days is not None:
+        kwargs["days"] = cfg.train.days
+    return kwargs
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer | np.floating):
+        return o.item()
+    return str(o)
+
+
+def _write_run(
+    out: Path,
+    cfg: TrainConfig,
+    tracker: Tracker,
+    model: BaseAlgorithm,
+    evaluation: dict[str, Any] | None,
+    rows: list[dict[str, Any]],
+    config_file: Path | None,
+) -> dict[str, Any]:
+    sc = load_scenario(cfg.scenario)
+    info = {
+        "config": cfg.model_dump(mode="json"),
+        "scenario": sc.name,
+        "env_id": env_id_of(sc.name),
+        "role": cfg.role.name,
+        "algo": cfg.algo.name,
+        "timesteps": int(model.num_timesteps),
+        "mlflow_run_id": tracker.run_id,
+        "evaluation": evaluation or {},
+        "compare": [{k: v for k, v in r.items() if k != "returns"} for r in rows],
+        "versions": versions(),
+        "normalize_obs": cfg.train.normalize_obs,
+    }
+    (out / "run.json").write_text(json.dumps(info, indent=1, default=_json_default))
+    return info
+
+
+def _log_outputs(out: Path, cfg: TrainConfig, tracker: Tracker) -> None:
+    model_dir = out / "mlflow_model"
+    model_dir.mkdir(exist_ok=True)
+    for name in ("model.zip", "best_model.zip", "vecnormalize.pkl", "run.json", "config.yaml"):
+        src = out / name
+        if src.exists():
+            (model_dir / name).write_bytes(src.read_bytes())
+    tracker.log_artifact(model_dir, "model")
+    tracker.log_artifact(out / "model.zip", "checkpoint")
+    tracker.log_artifact(out / "run.json", "checkpoint")
+    for name in ("learning_curve.png", "progress.csv", "evaluations.csv", "compare.json"):
+        if (out / name).exists():
+            tracker.log_artifact(out / name)
+    if cfg.tracking.register_model:
+        name = f"dataops-{cfg.scenario}-{cfg.role.name}-{cfg.algo.name}"
+        tracker.register_model("model", re.sub(r"[^A-Za-z0-9_.-]", "_", name), cfg.tracking.alias)
+
+
+__all__ = ["Interrupted", "TrackingError", "algo_class", "build_vec_env", "train"]
