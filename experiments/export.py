@@ -140,9 +140,12 @@ def export_model(
             f"scenario/role: not given and no {RUN_FILE} beside {zip_path} names them; "
             "pass scenario=<name|path> role=triage|sla|cost"
         )
-    algo = algo or info.get("algo") or infer_algo(zip_path)
+    saved = infer_algo(zip_path)
+    algo = algo or info.get("algo") or saved
     if algo not in ALGOS:
         raise ExportError(f"algo: unknown algorithm {algo!r}; expected one of {', '.join(ALGOS)}")
+    if algo != saved:
+        raise ExportError(f"algo: {algo!r} given but {zip_path} holds a {saved} model")
 
     from envs.factory import make_env
 
