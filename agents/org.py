@@ -23,30 +23,31 @@ from __future__ import annotations
 import math
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any, Protocol
 
 import simpy
 
 from agents.access_policy import AccessPolicy
 from agents.analytics import AnalyticsSupport, score_answers
+from agents.history import history as history  # re-exported: callers read it from here
+from agents.history import prime_monitor
 from agents.incidents import Incident
 from agents.monitor import MonitorConfig, PipelineMonitor
 from agents.playbooks import plan
+from agents.policy_slots import RouteSlot, run_slots
 from agents.rca import RootCauseAnalyzer
 from agents.records import Alert, Diagnosis, EpisodeResult, IncidentSummary, RootCandidate
 from agents.remediation import AutoRemediation
+from agents.sla_optimizer import PERIOD_MIN
+from agents.slot_policies import SLOTS, resolve_slot, slotted_config
 from agents.triage import IssueTriage, Proposal, RoutePolicy, TriageConfig
 from envs.sim.ledger import exposure_hours_by_fault, fault_records, partitions_table
 from envs.sim.oracle import verify, verify_assets
-from envs.sim.records import RunRecord
 from envs.sim.world import World
 from scenarios.spec import Scenario
 from scenarios.vocab import DESTRUCTIVE_ACTIONS
 
 ORG_NAMES = ("manual", "static", "elementary", "rules")
-HISTORY_SEED = 2**31 - 1
-"""Seed of the history a monitor is primed with (outside every scenario's seed split)."""
 _SIGNAL_TYPE = {
     "run_failure": "late_arrival",
     "freshness": "late_arrival",
@@ -112,36 +113,6 @@ def org_config(name: str) -> OrgConfig:
     raise ValueError(f"org: unknown organization {name!r}; expected one of {', '.join(ORG_NAMES)}")
 
 
-_PRIMED: dict[tuple[str, str, float], Any] = {}
-"""Primed monitor baselines per (scenario file, name, history days): history is the same for
-every episode of a scenario, so it is learned once per process."""
-
-
-@lru_cache(maxsize=16)
-def _history(source: str, name: str, days: float) -> tuple[RunRecord, ...]:
-    from scenarios.loader import load_scenario
-
-    sc = load_scenario(source or name)
-    return _simulate_history(sc, days)
-
-
-def _simulate_history(sc: Scenario, days: float) -> tuple[RunRecord, ...]:
-    spec = sc.spec.model_copy(update={"faults": (), "horizon_days": days, "warmup_days": 0.0})
-    # training data as a team keeps it: no holidays (excluded dates), no planned backfills
-    noise = spec.noise.model_copy(update={"backfills": (), "holidays": ()})
-    quiet = sc.model_copy(update={"spec": spec.model_copy(update={"noise": noise})})
-    w = World(quiet, HISTORY_SEED)
-    w.run()
-    return tuple(w.log)
-
-
-def history(scenario: Scenario, days: float) -> tuple[RunRecord, ...]:
-    """Run records of ``days`` of fault-free history of ``scenario``'s pipeline (cached)."""
-    if scenario.source and scenario.source != "bench":
-        return _history(scenario.source, scenario.name, days)
-    return _simulate_history(scenario, days)
-
-
 class Decider(Protocol):
     """An outside decision-maker for the triage route slot (an RL environment, say).
 
@@ -190,15 +161,7 @@ class Organization:
         mcfg = replace(mcfg, holidays=tuple(holidays), holiday_volume_factor=factor)
         self.monitor = PipelineMonitor(world, mcfg, self._on_alert)
         if prime and config.history_days > 0:
-            key = (world.scenario.source, world.scenario.name, config.history_days)
-            snap = _PRIMED.get(key) if world.scenario.source not in ("", "bench") else None
-            if snap is None:
-                hist = history(world.scenario, config.history_days)
-                self.monitor.prime(hist, config.history_days * 1440.0)
-                if world.scenario.source not in ("", "bench"):
-                    _PRIMED[key] = self.monitor.baselines()
-            else:
-                self.monitor.load_baselines(snap)
+            prime_monitor(self.monitor, world.scenario, config.history_days)
         self.rca = RootCauseAnalyzer(world)
         self.triage = IssueTriage(
             world, self.monitor, self.rca, self.recurrence, route_policy, config.triage,
@@ -384,14 +347,45 @@ def run_episode(
     days: float | None = None,
     knowledge: Any = None,
     route_policy: RoutePolicy | None = None,
+    triage: Any = None,
+    sla: Any = None,
+    cost: Any = None,
+    period_min: float = PERIOD_MIN,
 ) -> tuple[World, EpisodeResult]:
     """Simulate one episode with an organization in the loop.
 
+    Args:
+        scenario: the scenario.
+        seed: the episode seed.
+        org: an organization's name or config.
+        days: horizon override in days.
+        knowledge: the knowledge base (or None).
+        route_policy: the rules organization's triage route slot (default: the rules' choice).
+        triage: the triage policy slot: None (the rules), ``"onnx:<dir>"`` or a ``PolicyLike``
+            (``agents.slot_policies``); the episode then runs as the role's environment runs it
+            and the organization is named after its slots (``rules+triage:onnx``).
+        sla: the SLA-optimizer slot, likewise (None: the rules' fixed thresholds).
+        cost: the cost-optimizer slot, likewise (None: the rules' own warehouse scaling).
+        period_min: minutes between the SLA and cost optimizers' decisions.
+
     Returns:
         The world (for its telemetry) and the organization's episode result.
+
+    Raises:
+        SlotError: a slot value that cannot fill its slot.
     """
     cfg = org_config(org) if isinstance(org, str) else org
+    policies = {s: resolve_slot(s, v) for s, v in zip(SLOTS, (triage, sla, cost), strict=True)}
     world = World(scenario, seed, days=days)
-    o = Organization(world, cfg, knowledge=knowledge, route_policy=route_policy)
-    world.run()
+    if all(p is None for p in policies.values()):
+        o = Organization(world, cfg, knowledge=knowledge, route_policy=route_policy)
+        world.run()
+        return world, o.finish()
+    cfg = slotted_config(cfg, policies, route_policy)
+    route = RouteSlot(tp) if (tp := policies["triage"]) is not None else None
+    o = Organization(
+        world, cfg, knowledge=knowledge, route_policy=route_policy, decider=route,
+        allow_scaling=policies["cost"] is None,
+    )  # fmt: skip
+    run_slots(o, route, policies["sla"], policies["cost"], period_min)
     return world, o.finish()

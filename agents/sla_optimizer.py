@@ -126,3 +126,6 @@ class SlaOptimizer:
         }
         grace = float(np.clip(self.monitor.grace + (int(a[-1]) - 1) * GRACE_STEP, 0.0, GRACE_MAX))
         self.monitor.set_thresholds(new, grace)
+
+    def close_period(self) -> None:
+        """End a period (nothing to keep: the observation reads the monitor's alerts directly)."""

@@ -3,6 +3,12 @@
 Usage::
 
     python -m experiments.run_org scenario=sc0002 org=rules episodes=20 split=eval
+    python -m experiments.run_org scenario=sc0002 triage=onnx:outputs/export/triage
+
+A policy slot (``triage``, ``sla``, ``cost``) is ``null`` (the rules; no optimizer) or
+``onnx:<dir>``, an exported policy for that role (``agents.slot_policies``); the organization is
+then named after it (``rules+triage:onnx``). A value that cannot fill its slot fails with one error
+naming the slot, before anything is written.
 
 Writes into the run directory: ``00_governance/file-ownership.md``,
 ``00_governance/scaffold-spec.md``, ``01_agents/alert-record.md``, ``01_agents/diagnosis.md``,
@@ -15,6 +21,7 @@ episodes), ``knowledge.sqlite`` (the knowledge base) and ``scorecard.json``; pri
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +34,17 @@ from tqdm import tqdm
 from agents.artifacts import write_artifacts, write_tables
 from agents.knowledge import KnowledgeBase
 from agents.matching import match_alert
-from agents.org import ORG_NAMES, run_episode
+from agents.org import ORG_NAMES, org_config, run_episode
 from agents.records import EpisodeResult
 from agents.scorecard import scorecard
+from agents.slot_policies import (
+    SLOTS,
+    SlotError,
+    org_label,
+    resolve_slot,
+    slot_provenance,
+    slotted_config,
+)
 from envs.sim.ledger import faults_table
 from envs.sim.telemetry import export_jsonl
 from experiments.console import print_scorecard
@@ -81,11 +96,30 @@ def run(
     *,
     days: float | None = None,
     events_episodes: int = 1,
+    triage: Any = None,
+    sla: Any = None,
+    cost: Any = None,
 ) -> dict[str, Any]:
     """Run ``org`` on the first ``episodes`` seeds of ``split`` and write everything to ``out``.
 
+    Args:
+        scenario: a registered scenario name or a path to a scenario file.
+        org: manual, static, elementary or rules.
+        episodes: how many seeds of the split to run.
+        split: ``train`` or ``eval``.
+        out: the output directory (created).
+        days: horizon override in days.
+        events_episodes: episodes whose OpenLineage events are exported.
+        triage: the triage policy slot: None (the rules), ``"onnx:<dir>"`` or a ``PolicyLike``.
+        sla: the SLA-optimizer slot, likewise (None: no optimizer).
+        cost: the cost-optimizer slot, likewise (None: no optimizer).
+
+    Returns:
+        The scorecard (with ``policies``, the filled slots' provenance, when any is filled).
+
     Raises:
-        ValueError: for an unknown organization or split, or more episodes than seeds.
+        ValueError: for an unknown organization or split, or more episodes than seeds;
+            ``SlotError`` for a slot value that cannot fill its slot. Nothing is written then.
     """
     if org not in ORG_NAMES:
         raise ValueError(f"org: unknown organization {org!r}; expected one of {ORG_NAMES}")
@@ -95,12 +129,18 @@ def run(
     seeds = getattr(sc.spec.seeds, split).seeds()
     if not 0 < episodes <= len(seeds):
         raise ValueError(f"episodes: expected 1..{len(seeds)} for split {split}, got {episodes}")
+    policies = {s: resolve_slot(s, v) for s, v in zip(SLOTS, (triage, sla, cost), strict=True)}
+    slotted_config(org_config(org), policies)  # refuses a triage policy without playbooks
+    name = org_label(org, policies)
     out.mkdir(parents=True, exist_ok=True)
     eps: list[EpisodeResult] = []
     ledgers = []
     with KnowledgeBase(out / "knowledge.sqlite") as kb:
-        for i, seed in enumerate(tqdm(seeds[:episodes], desc=f"{org} on {sc.name}", unit="ep")):
-            world, ep = run_episode(sc, seed, org, days=days, knowledge=kb)
+        for i, seed in enumerate(tqdm(seeds[:episodes], desc=f"{name} on {sc.name}", unit="ep")):
+            world, ep = run_episode(
+                sc, seed, org, days=days, knowledge=kb, triage=policies["triage"],
+                sla=policies["sla"], cost=policies["cost"],
+            )  # fmt: skip
             review(kb, ep)
             eps.append(ep)
             ledger = faults_table(world)
@@ -112,9 +152,11 @@ def run(
         card["knowledge"] = {
             "preventive_suggestions": kb.preventive_suggestions(),
         }
+        if name != org:
+            card["policies"] = slot_provenance(policies)
     pd.concat(ledgers, ignore_index=True).to_csv(out / "ledger.csv", index=False)
     write_tables(out, eps)
-    write_artifacts(out, eps, card, scenario_title=f"{sc.spec.id} {sc.spec.title}", org=org)
+    write_artifacts(out, eps, card, scenario_title=f"{sc.spec.id} {sc.spec.title}", org=name)
     (out / "scorecard.json").write_text(json.dumps(card, indent=2, sort_keys=True))
     return card
 
@@ -123,18 +165,22 @@ def run(
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: plain values in, artifacts and a printed scorecard out."""
     out = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.triage is not None:
-        raise ValueError(f"triage: only the rules route policy is available yet, got {cfg.triage}")
-    card = run(
-        str(cfg.scenario),
-        str(cfg.org),
-        int(cfg.episodes),
-        str(cfg.split),
-        out,
-        days=None if cfg.days is None else float(cfg.days),
-        events_episodes=int(cfg.events_episodes),
-    )
-    title = f"{cfg.org} on {cfg.scenario} ({cfg.split}, {cfg.episodes} episodes)"
+    slots = {s: None if cfg.get(s) is None else str(cfg.get(s)) for s in SLOTS}
+    try:
+        card = run(
+            str(cfg.scenario),
+            str(cfg.org),
+            int(cfg.episodes),
+            str(cfg.split),
+            out,
+            days=None if cfg.days is None else float(cfg.days),
+            events_episodes=int(cfg.events_episodes),
+            **slots,
+        )
+    except SlotError as e:
+        print(f"run_org: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    title = f"{card['protocol']['org']} on {cfg.scenario} ({cfg.split}, {cfg.episodes} episodes)"
     print_scorecard(card, title=title)
     print(f"outputs: {out}")
 
