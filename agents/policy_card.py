@@ -15,7 +15,7 @@ Example ``policy.json`` (abridged)::
 
     {"format_version": 1, "algo": "maskable_ppo", "scenario": "sc0001", "role": "triage",
      "env_id": "dataops/LateArrival-v0", "env_version": 0,
-     "observation": {"shape": [97], "dtype": "float32", "low": [...], "high": [...],
+     "observation": {"shape": [72], "dtype": "float32", "low": [...], "high": [...],
                      "feature_names": ["signal_volume", ...]},
      "action": {"kind": "discrete", "n": 13, "nvec": null, "action_names": ["retry", ...]},
      "masked": true, "normalization": null, "versions": {"torch": "2.13.0", ...},

@@ -11,6 +11,9 @@ runs per second with the organization in the loop (``org_runs_per_s``).
 (``env_steps_per_s``) and, measured in the same run, PPO training throughput relative to
 CartPole-v1 (``ppo_fps_ratio_vs_cartpole``); ``part=train`` only the latter.
 
+``part=runtime`` reports how much faster the exported ONNX policy acts on one observation than
+SB3's ``predict`` (``onnx_speedup_vs_sb3``), with per-call latencies in ``runtime_detail``.
+
 ``part=sim`` simulates a generated topology (``sim.assets`` assets, ``sim.days`` days, every
 fault subtype active at one onset per day each) on one core with no agents and reports simulated
 runs and SimPy events per wall-clock second; the scaling exponent is the slope of log(wall time)
@@ -225,6 +228,59 @@ def bench_train(timesteps: int = 4096) -> dict[str, Any]:
     }
 
 
+def bench_runtime(calls: int = 3000, batch: int = 64) -> dict[str, Any]:
+    """Single-observation latency of the exported policy against SB3 ``predict``.
+
+    A default ``MlpPolicy`` PPO on the LateArrival-v0 triage env, exported to ONNX; one torch and
+    one onnxruntime thread; the median of ``calls`` timed calls each on random observations of
+    the space. ``onnx_speedup_vs_sb3`` is SB3's median over the runtime's.
+    """
+    import tempfile
+
+    import torch
+    from stable_baselines3 import PPO
+
+    from agents.export import export_policy
+    from agents.runtime import load_policy
+    from envs.factory import make_env
+
+    torch.set_num_threads(1)
+    env = make_env("sc0001", "triage")
+    model = PPO("MlpPolicy", env, device="cpu", seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_policy(model, env, tmp, algo="ppo", scenario="sc0001", role="triage",
+                      env_id="dataops/LateArrival-v0")  # fmt: skip
+        policy = load_policy(tmp)
+    space = env.observation_space
+    space.seed(0)
+    obs = np.stack([space.sample() for _ in range(calls)])
+
+    def median_us(fn: Any, xs: Any) -> float:
+        for x in xs[:50]:  # warm-up
+            fn(x)
+        times = []
+        for x in xs:
+            t0 = time.perf_counter()
+            fn(x)
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times)) * 1e6
+
+    sb3 = median_us(lambda x: model.predict(x, deterministic=True), obs)
+    onnx = median_us(policy.act, obs)
+    batches = [obs[i : i + batch] for i in range(0, calls - batch + 1, batch)] * 4
+    onnx_batch = median_us(policy.act, batches)
+    return {
+        "onnx_speedup_vs_sb3": round(sb3 / onnx, 2),
+        "runtime_detail": {
+            "sb3_predict_us": round(sb3, 2),
+            "onnx_act_us": round(onnx, 2),
+            f"onnx_act_batch{batch}_us": round(onnx_batch, 2),
+            "calls": calls,
+            "obs_dim": int(np.prod(obs.shape[1:])),
+        },
+    }
+
+
 def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
     """Run the requested part(s) and return the contract keys (plus detail)."""
     if part not in (*PARTS, "all"):
@@ -248,6 +304,8 @@ def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
             out.update(bench_train())
         elif p == "train":
             out.update(bench_train())
+        elif p == "runtime":
+            out.update(bench_runtime())
         else:
             out.setdefault("skipped", []).append(p)
     return out

@@ -52,3 +52,12 @@ def test_bench_sim_prints_contract_keys_last(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert {"sim_runs_per_s", "sim_events_per_s", "sim_scaling_exponent"} <= set(result)
     assert result["sim_runs_per_s"] > 0
+
+
+def test_bench_runtime_reports_the_onnx_speedup(tmp_path):
+    out = _run("experiments.bench", "part=runtime", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["onnx_speedup_vs_sb3"] > 1
+    detail = result["runtime_detail"]
+    assert {"sb3_predict_us", "onnx_act_us", "onnx_act_batch64_us"} <= set(detail)
