@@ -124,10 +124,10 @@ def resolve_slot(slot: str, value: Any) -> PolicyLike | None:
         raise SlotError(f"slot: unknown {slot!r}; expected one of {', '.join(SLOTS)}")
     if value is None or isinstance(value, PolicyLike):
         return value
-    if not isinstance(value, str) or not value.startswith(ONNX_PREFIX):
+    if not isinstance(value, str) or not value.startswith(ONNX_PREFIX) or value == ONNX_PREFIX:
         raise SlotError(f"{slot}: got {value!r}; {_expected(slot)}")
     path = Path(value[len(ONNX_PREFIX) :])
-    if not str(path) or not path.exists():
+    if not path.exists():
         raise SlotError(
             f"{slot}: got {value!r}, and {str(path)!r} does not exist; {_expected(slot)}"
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agents.scorecard import METRIC_NAMES
+from agents.slot_policies import SlotError
 from experiments.run_org import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +67,41 @@ def test_command_line_prints_the_scorecard(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "false_alarms_per_day" in out.stdout
     assert (tmp_path / "scorecard.json").exists()
+
+
+class _FirstAllowedRoute:
+    """A fake policy: the first route the mask allows."""
+
+    def act(self, obs, mask=None):
+        return int(next(i for i, ok in enumerate(mask) if ok))
+
+
+def test_run_with_a_policy_in_a_slot_names_it_everywhere(tmp_path):
+    card = run("sc0001", "rules", 1, "eval", tmp_path, days=2, triage=_FirstAllowedRoute())
+    assert card["protocol"]["org"] == "rules+triage:policy"
+    assert card["policies"] == {"triage": {"kind": "policy"}}
+    saved = json.loads((tmp_path / "scorecard.json").read_text())
+    assert saved["protocol"]["org"] == "rules+triage:policy"
+    assert "rules+triage:policy" in (tmp_path / "01_agents/diagnosis.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("slots", "match"),
+    [
+        ({"triage": "pkl:x"}, r"triage: got 'pkl:x'; expected null .* or onnx:<dir>"),
+        ({"sla": "onnx:/no/such/policy"}, r"sla: got 'onnx:/no/such/policy'.*does not exist"),
+        ({"cost": "rules"}, r"cost: got 'rules'; expected null"),
+    ],
+)
+def test_a_bad_slot_fails_before_anything_is_written(tmp_path, slots, match):
+    out = tmp_path / "run"
+    with pytest.raises(SlotError, match=match):
+        run("sc0001", "rules", 1, "eval", out, days=2, **slots)
+    assert not out.exists()
+
+
+def test_a_route_policy_for_an_org_without_playbooks_fails_before_writing(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(SlotError, match=r"triage: .*org=manual"):
+        run("sc0001", "manual", 1, "eval", out, days=2, triage=_FirstAllowedRoute())
+    assert not out.exists()
