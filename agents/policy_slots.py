@@ -6,14 +6,17 @@ It sees arrays, never an environment: the organization builds the same observati
 training environment builds (``agents.features``, ``agents.route_mask``, ``agents.sla_optimizer``,
 ``agents.cost_optimizer``) and applies the action the way the environment's ``step`` does.
 
-=========  ==================  ===============================================================
-slot       when it decides     what it does
-=========  ==================  ===============================================================
-triage     an incident needs   ``triage_features`` and ``route_mask`` -> ``act`` -> the route
-           a route             ``ROUTES[a]`` (Issue Triage's layer 2; guardrails still apply)
-sla        every ``period_min``  ``SlaOptimizer.observe`` -> ``act`` -> ``SlaOptimizer.apply``
-cost       every ``period_min``  ``CostOptimizer.observe`` -> ``act`` -> ``CostOptimizer.apply``
-=========  ==================  ===============================================================
+======  =======================  ============================================================
+slot    when it decides          what it does
+======  =======================  ============================================================
+triage  an incident needs a      ``triage_features`` and ``route_mask`` -> ``act`` -> the
+        route                    route ``ROUTES[a]`` (Issue Triage's layer 2; guardrails
+                                 still apply)
+sla     every ``period_min``     ``SlaOptimizer.observe`` -> ``act`` -> ``SlaOptimizer.apply``
+cost    every ``period_min``     ``CostOptimizer.observe`` -> ``act`` -> ``CostOptimizer.apply``
+======  =======================  ============================================================
+
+The slot's spaces and the ``onnx:<dir>`` values that fill it are in ``agents.slot_policies``.
 
 **Same decisions, same world.** An organization running a policy in a slot on seed *s* makes the
 decisions, and produces the world, that the role's environment makes on seed *s* when that policy
@@ -33,6 +36,8 @@ the environments' scheduling exactly, not just their clock:
 - the environments end an episode on a timeout to the horizon created right after the organization
   (``DataOpsEnv._build``) and stop on an ``any_of`` of it, so events at exactly the horizon that
   were scheduled before it still run; ``run_to_horizon`` ends a slotted episode the same way.
+  (``World.run`` stops just before the horizon's events: an organization without slots keeps
+  that ending, so its results do not change.)
 """
 
 from __future__ import annotations
