@@ -13,10 +13,9 @@ def plot_learning_curve(out: Path, title: str) -> Path | None:
     Reads ``progress.csv`` (SB3 logger: ``rollout/ep_rew_mean``, ``time/total_timesteps``) and
     ``evaluations.csv`` (held-out evaluations). Returns the path, or None when neither has data.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a bare Figure renders with Agg without pyplot, so the caller's backend (a notebook's inline
+    # one) is left alone
+    from matplotlib.figure import Figure
 
     series = []
     prog = out / "progress.csv"
@@ -31,7 +30,8 @@ def plot_learning_curve(out: Path, title: str) -> Path | None:
         series.append(("held-out evaluation", e["timesteps"], e["mean_reward"], "o-"))
     if not series:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     for label, x, y, style in series:
         ax.plot(x, y, style, label=label)
     ax.set_xlabel("timesteps")
@@ -42,5 +42,4 @@ def plot_learning_curve(out: Path, title: str) -> Path | None:
     fig.tight_layout()
     path = out / "learning_curve.png"
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

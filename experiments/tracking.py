@@ -29,11 +29,14 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from experiments.train_config import TrackingConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PARENT_RUN_FILE = "mlflow_parent_run.json"
 """Written by ``SweepParentRun`` into the sweep directory: ``{"run_id", "uri", "experiment"}``."""
@@ -357,6 +360,40 @@ def runs_of(uri: str, experiment: str) -> Iterator[Any]:
 def metric_history(uri: str, run_id: str, key: str) -> list[tuple[int, float]]:
     """``(step, value)`` pairs of one metric of one run."""
     return [(m.step, m.value) for m in _client(uri).get_metric_history(run_id, key)]
+
+
+def runs_frame(uri: str, experiment: str) -> pd.DataFrame:
+    """Every run of ``experiment`` at ``uri`` as a table, newest first (for notebooks).
+
+    Columns follow ``mlflow.search_runs``: ``run_id``, ``run_name``, ``status``, ``start_time``,
+    ``end_time``, then ``params.<key>``, ``metrics.<key>`` (latest value) and ``tags.<key>``.
+    """
+    import pandas as pd
+
+    rows = []
+    for r in runs_of(uri, experiment):
+        row: dict[str, Any] = {
+            "run_id": r.info.run_id,
+            "run_name": r.info.run_name,
+            "status": r.info.status,
+            "start_time": pd.to_datetime(r.info.start_time, unit="ms"),
+            "end_time": pd.to_datetime(r.info.end_time, unit="ms"),
+        }
+        row.update({f"params.{k}": v for k, v in r.data.params.items()})
+        row.update({f"metrics.{k}": v for k, v in r.data.metrics.items()})
+        row.update({f"tags.{k}": v for k, v in r.data.tags.items()})
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=["run_id", "run_name", "status", "start_time", "end_time"])
+    return pd.DataFrame(rows).sort_values("start_time", ascending=False, ignore_index=True)
+
+
+def metrics_frame(uri: str, run_id: str, keys: Iterable[str]) -> pd.DataFrame:
+    """The full history of some metrics of one run: columns ``key``, ``step``, ``value``."""
+    import pandas as pd
+
+    rows = [(k, s, v) for k in keys for s, v in metric_history(uri, run_id, k)]
+    return pd.DataFrame(rows, columns=["key", "step", "value"])
 
 
 try:  # the Hydra callback; hydra is always installed with the lab, but keep the import local
