@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 
 .PHONY: run test lint typecheck format bench install clean
 
@@ -14,6 +15,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# The tests also cover the Ray launcher, so `make test` adds the `ray` extra (~300 MB) on top;
+# `make install` and `make run` stay without it.
+$(RAY_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,ray]"
+	touch $(RAY_STAMP)
 
 install: $(STAMP)
 
@@ -32,7 +39,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/jupytext --sync notebooks/*.ipynb
 
-test: $(STAMP) lint typecheck
+test: $(RAY_STAMP) lint typecheck
 	$(PY) -m pytest -n 2 --nbmake tests notebooks
 
 bench: $(STAMP)
