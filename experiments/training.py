@@ -132,6 +132,18 @@ def build_vec_env(cfg: TrainConfig) -> VecEnv:
     return vec
 
 
+def build_model(cfg: TrainConfig, vec: VecEnv) -> BaseAlgorithm:
+    """A new, untrained agent for ``cfg`` on ``vec``: the role's hyperparameters, seeded, on CPU."""
+    cls, hp = algo_class(cfg.algo.name), cfg.algo.for_role(cfg.role.name)
+    return cls(cfg.algo.policy, vec, seed=cfg.seed, device="cpu", verbose=0, **hp)
+
+
+def build_eval_env(cfg: TrainConfig) -> tuple[Any, list[int]]:
+    """The evaluation env (training's role arguments and horizon) and the held-out episode seeds."""
+    env = make_env(cfg.scenario, cfg.role.name, **_eval_kwargs(cfg))
+    return env, [int(s) for s in env.scenario.spec.seeds.eval.seeds()]
+
+
 def resolve_resume(cfg: TrainConfig, out: Path) -> tuple[Path | None, str | None]:
     """The checkpoint to continue from and the MLflow run to continue (either may be None).
 
@@ -279,14 +291,12 @@ def _train(
         model = cls.load(str(ckpt), env=vec, device="cpu")
         tracker.set_tags({"resumed_from": str(ckpt), "resumed_at_timesteps": model.num_timesteps})
     else:
-        hp = cfg.algo.for_role(cfg.role.name)
-        model = cls(cfg.algo.policy, vec, seed=cfg.seed, device="cpu", verbose=0, **hp)
+        model = build_model(cfg, vec)
     model.set_logger(_logger(out, tracker, cfg.train.progress_bar))
     start = int(model.num_timesteps)
     remaining = max(0, cfg.train.timesteps - start)
 
-    eval_env = make_env(cfg.scenario, cfg.role.name, **_eval_kwargs(cfg))
-    seeds = list(eval_env.scenario.spec.seeds.eval.seeds())
+    eval_env, seeds = build_eval_env(cfg)
     norm = _normalizer(vec)
     evaluator = None
     stopper = StopOnSignal()
@@ -345,8 +355,16 @@ def _train(
     info = _write_run(out, cfg, tracker, model, {"best_mean_reward": best,
                       "final_mean_reward": final}, rows, config_file)  # fmt: skip
     vec.close()
+    _export(out, tracker)
     _log_outputs(out, cfg, tracker)
     return info
+
+
+def _export(out: Path, tracker: Tracker) -> None:
+    """Export the final model to ``out/policy`` (ONNX + card) for deployment."""
+    from experiments.export import export_model
+
+    export_model(str(out / "model.zip"), out / "policy", run_id=tracker.run_id)
 
 
 def _eval_kwargs(cfg: TrainConfig) -> dict[str, Any]:
@@ -402,9 +420,23 @@ def _log_outputs(out: Path, cfg: TrainConfig, tracker: Tracker) -> None:
     for name in ("learning_curve.png", "progress.csv", "evaluations.csv", "compare.json"):
         if (out / name).exists():
             tracker.log_artifact(out / name)
+    tracker.log_artifact(out / "policy", "policy")
+    name = re.sub(
+        r"[^A-Za-z0-9_.-]", "_", f"dataops-{cfg.scenario}-{cfg.role.name}-{cfg.algo.name}"
+    )
     if cfg.tracking.register_model:
-        name = f"dataops-{cfg.scenario}-{cfg.role.name}-{cfg.algo.name}"
-        tracker.register_model("model", re.sub(r"[^A-Za-z0-9_.-]", "_", name), cfg.tracking.alias)
+        tracker.register_model("model", name, cfg.tracking.alias)
+    tracker.log_policy(
+        out / "policy", f"{name}-onnx" if cfg.tracking.register_model else None, cfg.tracking.alias
+    )
 
 
-__all__ = ["Interrupted", "TrackingError", "algo_class", "build_vec_env", "train"]
+__all__ = [
+    "Interrupted",
+    "TrackingError",
+    "algo_class",
+    "build_eval_env",
+    "build_model",
+    "build_vec_env",
+    "train",
+]
