@@ -8,6 +8,7 @@ role), ``vec_env`` is ``dummy`` or ``subproc``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -39,9 +40,13 @@ class AlgoConfig(_Frozen):
     per_role: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def for_role(self, role: str) -> dict[str, Any]:
-        """The hyperparameters for ``role``: the common ones updated by the role's overrides."""
-        out = dict(self.hyperparams)
-        out.update(self.per_role.get(role) or {})
+        """The hyperparameters for ``role``: the common ones updated by the role's overrides.
+
+        A deep copy: SB3 writes into nested arguments (A2C adds ``optimizer_class`` to
+        ``policy_kwargs``), which must not reach the frozen config.
+        """
+        out = copy.deepcopy(self.hyperparams)
+        out.update(copy.deepcopy(self.per_role.get(role) or {}))
         return out
 
 
