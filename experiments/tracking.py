@@ -72,6 +72,10 @@ class Tracker(Protocol):
         """Register the logged directory ``artifact_path`` as a new version of ``name``."""
         ...
 
+    def log_policy(self, policy_dir: Path, name: str | None, alias: str) -> str | None:
+        """Log an exported policy as a pyfunc model; register it as ``name`` if given."""
+        ...
+
     def end(self, status: str = "FINISHED") -> None:
         """Close the run with ``FINISHED``, ``FAILED`` or ``KILLED``."""
         ...
@@ -95,6 +99,10 @@ class DisabledTracker:
         """Do nothing."""
 
     def register_model(self, artifact_path: str, name: str, alias: str) -> str | None:
+        """Do nothing."""
+        return None
+
+    def log_policy(self, policy_dir: Path, name: str | None, alias: str) -> str | None:
         """Do nothing."""
         return None
 
@@ -272,6 +280,21 @@ class MlflowTracker:
         self.client.set_registered_model_alias(name, alias, mv.version)
         self.set_tags({"registered_model": f"{name}/{mv.version}@{alias}"})
         return str(mv.version)
+
+    def log_policy(self, policy_dir: Path, name: str | None, alias: str) -> str | None:
+        """Log ``policy_dir`` (ONNX + card) as the pyfunc model ``policy_model``; register it.
+
+        The pyfunc is models-from-code (``experiments.tracking_pyfunc``): nothing is pickled, and
+        ``mlflow models serve -m models:/<name>@<alias> --env-manager local`` serves it.
+        """
+        import tempfile
+
+        from experiments.tracking_pyfunc import save_policy_model
+
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = save_policy_model(policy_dir, Path(tmp) / "policy_model")
+            self.log_artifact(model_dir, "policy_model")
+        return self.register_model("policy_model", name, alias) if name else None
 
     def end(self, status: str = "FINISHED") -> None:
         """Terminate the run with ``status``."""

@@ -355,8 +355,16 @@ def _train(
     info = _write_run(out, cfg, tracker, model, {"best_mean_reward": best,
                       "final_mean_reward": final}, rows, config_file)  # fmt: skip
     vec.close()
+    _export(out, tracker)
     _log_outputs(out, cfg, tracker)
     return info
+
+
+def _export(out: Path, tracker: Tracker) -> None:
+    """Export the final model to ``out/policy`` (ONNX + card) for deployment."""
+    from experiments.export import export_model
+
+    export_model(str(out / "model.zip"), out / "policy", run_id=tracker.run_id)
 
 
 def _eval_kwargs(cfg: TrainConfig) -> dict[str, Any]:
@@ -412,9 +420,15 @@ def _log_outputs(out: Path, cfg: TrainConfig, tracker: Tracker) -> None:
     for name in ("learning_curve.png", "progress.csv", "evaluations.csv", "compare.json"):
         if (out / name).exists():
             tracker.log_artifact(out / name)
+    tracker.log_artifact(out / "policy", "policy")
+    name = re.sub(
+        r"[^A-Za-z0-9_.-]", "_", f"dataops-{cfg.scenario}-{cfg.role.name}-{cfg.algo.name}"
+    )
     if cfg.tracking.register_model:
-        name = f"dataops-{cfg.scenario}-{cfg.role.name}-{cfg.algo.name}"
-        tracker.register_model("model", re.sub(r"[^A-Za-z0-9_.-]", "_", name), cfg.tracking.alias)
+        tracker.register_model("model", name, cfg.tracking.alias)
+    tracker.log_policy(
+        out / "policy", f"{name}-onnx" if cfg.tracking.register_model else None, cfg.tracking.alias
+    )
 
 
 __all__ = [
