@@ -24,8 +24,15 @@ $(RAY_STAMP): $(STAMP)
 
 install: $(STAMP)
 
+# The lab's main job: train the triage agent on SC-0002 (short budget, tracked in MLflow),
+# compare it on held-out seeds with the rules and static organizations, export it to ONNX,
+# and run the organization with the exported policy in its triage slot.
+RUN_DIR := outputs/main/$(shell date +%Y-%m-%d_%H-%M-%S)
 run: $(STAMP)
-	$(PY) -m experiments.simulate scenario=sc0002
+	$(PY) -m experiments.train experiment=quickstart hydra.run.dir=$(RUN_DIR)/train
+	$(PY) -m experiments.run_org scenario=sc0002 org=rules triage=onnx:$(RUN_DIR)/train/policy \
+		episodes=10 split=eval hydra.run.dir=$(RUN_DIR)/org_with_policy
+	@echo "runs: $(RUN_DIR)   browse them: $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
