@@ -17,8 +17,14 @@ where each job (in any process or on any node sharing the directory) finds it.
 
 Backends (``configs/tracking``): ``sqlite`` (default; ``sqlite:///<repo>/mlflow.db`` with artifacts
 under ``mlruns/``, created on first use, nothing to start), ``server`` (an ``mlflow server`` on
-127.0.0.1 or any URI; use it for parallel sweeps — SQLite locks under parallel writers) and
-``disabled``.
+127.0.0.1 or any URI; for sweeps across nodes, or many parallel jobs) and ``disabled``.
+
+SQLite and parallel jobs on one machine: MLflow opens every SQLite session with
+``PRAGMA busy_timeout = 20000``, so a writer waits up to 20 s for the lock instead of failing with
+"database is locked". Measured (MLflow 3.17, 2 cores): 4 processes × 10 complete runs each (params,
+20 metric batches, an artifact, a model registration) against one file gave no lock errors, and a
+2×2 joblib sweep (``n_jobs=2``) tracks cleanly, so no retry is added here. The store's tables are
+created by ``SweepParentRun`` before the jobs start (concurrent first-time creation is what races).
 """
 
 from __future__ import annotations
