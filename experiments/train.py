@@ -11,7 +11,8 @@ Usage::
 Config groups (``configs/``): ``role`` (triage, sla, cost), ``algo`` (ppo, a2c, dqn,
 maskable_ppo — hyperparameters per role), ``eval`` (default, none), ``tracking`` (sqlite,
 server, disabled), ``experiment`` (overlays), ``hydra/launcher`` (basic, joblib, submitit_local,
-submitit_slurm, ray). The run directory gets the model, checkpoints, learning curve and the
+submitit_slurm, ray, and the presets ``slurm``, ``local_cluster``, ``ray_local`` in
+``configs/hydra/launcher``). The run directory gets the model, checkpoints, learning curve and the
 held-out comparison (``experiments.training``); the console gets a progress bar and the
 comparison table. Exit status: 0 done, 1 bad config or tracking store, 130/143 interrupted
 (a checkpoint is written and the MLflow run marked KILLED).
