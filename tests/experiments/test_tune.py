@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from experiments.train_config import TrainConfig
 from experiments.tune_config import TuneConfig
-from experiments.tuning import sample
+from experiments.tuning import sample, tune
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,3 +147,21 @@ def test_a_bad_tune_config_names_the_key(tmp_path):
     out = _run("experiments.tune", "role=sla", "algo=dqn", f"hydra.run.dir={tmp_path}")
     assert out.returncode == 1
     assert "dqn" in out.stderr and "Discrete" in out.stderr
+
+
+def test_the_median_pruner_stops_trials_behind_the_median(tmp_path):
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("tune", overrides=[
+            "scenario=sc0002", "role=cost", "algo=ppo", "n_trials=5", "seeds_per_trial=1",
+            "trial_timesteps=192", "eval_every=64", "eval_episodes=1", "n_envs=2", "days=1",
+            "space.n_steps.choices=[32]", "space.batch_size.choices=[32]",
+            "pruner.n_startup_trials=1", "pruner.n_warmup_steps=0", "sampler.n_startup_trials=2",
+            f"storage=sqlite:///{tmp_path}/optuna.db", "write_config=false",
+            f"config_dir={tmp_path}",
+        ])  # fmt: skip
+    info = tune(TuneConfig.from_mapping(OmegaConf.to_container(cfg, resolve=True)), tmp_path)
+    states = [r["state"] for r in info["trials"]]
+    assert states.count("PRUNED") >= 1 and "COMPLETE" in states, states
+    for r in info["trials"]:  # a pruned trial stopped at an evaluation point before the end
+        assert (r["last_step"] == 192) == (r["state"] == "COMPLETE"), r
+    assert info["config_files"] == [str(tmp_path / "ppo_tuned_sc0002_cost.yaml")]
