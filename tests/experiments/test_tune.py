@@ -13,6 +13,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from experiments.tracking import runs_of
 from experiments.train_config import TrainConfig
 from experiments.tune_config import TuneConfig
 from experiments.tuning import sample, tune
@@ -99,9 +100,17 @@ def test_a_tiny_study_writes_a_tuned_algo_config_that_trains_and_resumes(tmp_pat
     assert len(study.trials) == 3
 
 
-def test_the_tuned_config_trains_one_tiny_job(tmp_path):
-    first = tiny_study(tmp_path, "run", "n_trials=1")
+def test_the_tuned_config_trains_one_tiny_job_and_the_study_summary_is_tracked(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    first = tiny_study(
+        tmp_path, "run", "n_trials=1", "tracking=sqlite", f"tracking.uri={uri}",
+        f"tracking.artifact_root={tmp_path}/mlruns", "tracking.experiment=tune",
+    )  # fmt: skip
     assert first.returncode == 0, first.stderr[-3000:]
+    (run,) = list(runs_of(uri, "tune"))  # one run for the study, none per trial
+    assert run.data.tags["kind"] == "tune" and run.data.tags["study"] == "tiny"
+    assert run.data.metrics["trials_complete"] == 1 and "best_value" in run.data.metrics
+    assert "best.learning_rate" in run.data.params and run.info.status == "FINISHED"
     out = _run(
         "experiments.train",
         "scenario=sc0001",
