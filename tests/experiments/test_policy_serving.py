@@ -22,7 +22,7 @@ from agents.export import export_policy
 from agents.runtime import load_policy
 from envs.factory import make_env
 from experiments.tracking import MlflowTracker
-from experiments.tracking_pyfunc import MASK_PREFIX, predict_frame, save_policy_model
+from experiments.tracking.pyfunc import MASK_PREFIX, predict_frame, save_policy_model
 from experiments.train_config import TrackingConfig
 
 torch.set_num_threads(1)

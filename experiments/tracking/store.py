@@ -1,48 +1,20 @@
-"""Experiment tracking: the one module that imports MLflow (STYLE 12).
-
-Everything the lab tracks goes through a ``Tracker``:
-
-- ``MlflowTracker``: one MLflow run. Parameters are the flattened config (``algo.hyperparams.
-  learning_rate``...), metrics are logged in batches (one ``log_batch`` per SB3 dump or
-  evaluation — a single ``log_metric`` to the SQLite store costs ~3 ms, so never per step),
-  artifacts are files, and ``register_model`` registers a logged model directory under a name and
-  points an alias at the new version.
-- ``DisabledTracker``: the same interface doing nothing (``tracking=disabled``, tests).
-
-``open_tracker`` checks that the store is reachable before anything trains: an HTTP tracking URI
-must answer ``/health`` within a few seconds, or a ``TrackingError`` names the URI and how to start
-a server. A Hydra multirun is one parent run with a child per job: ``SweepParentRun`` (a Hydra
-callback) opens the parent before the jobs launch and writes its id into the sweep directory,
-where each job (in any process or on any node sharing the directory) finds it.
-
-Backends (``configs/tracking``): ``sqlite`` (default; ``sqlite:///<repo>/mlflow.db`` with artifacts
-under ``mlruns/``, created on first use, nothing to start), ``server`` (an ``mlflow server`` on
-127.0.0.1 or any URI; for sweeps across nodes, or many parallel jobs) and ``disabled``.
-
-SQLite and parallel jobs on one machine: MLflow opens every SQLite session with
-``PRAGMA busy_timeout = 20000``, so a writer waits up to 20 s for the lock instead of failing with
-"database is locked". Measured (MLflow 3.17, 2 cores): 4 processes × 10 complete runs each (params,
-20 metric batches, an artifact, a model registration) against one file gave no lock errors, and a
-2×2 joblib sweep (``n_jobs=2``) tracks cleanly, so no retry is added here. The store's tables are
-created by ``SweepParentRun`` before the jobs start (concurrent first-time creation is what races).
-"""
+"""Tracking stores: ``Tracker`` and its MLflow and disabled implementations."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from experiments.train_config import TrackingConfig
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 PARENT_RUN_FILE = "mlflow_parent_run.json"
 """Written by ``SweepParentRun`` into the sweep directory: ``{"run_id", "uri", "experiment"}``."""
@@ -290,12 +262,12 @@ class MlflowTracker:
     def log_policy(self, policy_dir: Path, name: str | None, alias: str) -> str | None:
         """Log ``policy_dir`` (ONNX + card) as the pyfunc model ``policy_model``; register it.
 
-        The pyfunc is models-from-code (``experiments.tracking_pyfunc``): nothing is pickled, and
+        The pyfunc is models-from-code (``experiments.tracking.pyfunc``): nothing is pickled, and
         ``mlflow models serve -m models:/<name>@<alias> --env-manager local`` serves it.
         """
         import tempfile
 
-        from experiments.tracking_pyfunc import save_policy_model
+        from experiments.tracking.pyfunc import save_policy_model
 
         with tempfile.TemporaryDirectory() as tmp:
             model_dir = save_policy_model(policy_dir, Path(tmp) / "policy_model")
@@ -330,155 +302,3 @@ def open_tracker(
 def is_run_id(text: str) -> bool:
     """MLflow run ids are 32 lowercase hex digits."""
     return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
-
-
-def download_artifacts(run_id: str, uri: str, artifact_path: str, dst: Path) -> Path:
-    """Download ``artifact_path`` of run ``run_id`` into ``dst``; returns the local path.
-
-    Raises:
-        TrackingError: the run or the artifact does not exist.
-    """
-    check_reachable(uri)
-    client = _client(uri)
-    try:
-        client.get_run(run_id)
-    except Exception:
-        raise TrackingError(f"run_id: no MLflow run {run_id!r} at {uri}") from None
-    dst.mkdir(parents=True, exist_ok=True)
-    try:
-        return Path(client.download_artifacts(run_id, artifact_path, str(dst)))
-    except Exception as e:
-        raise TrackingError(
-            f"run_id: run {run_id} has no artifact {artifact_path!r} ({type(e).__name__})"
-        ) from None
-
-
-def download_model(run_id: str, uri: str, dst: Path | None = None) -> Path:
-    """The trained model directory of a run (``model.zip``, ``run.json`` ...), downloaded."""
-    import tempfile
-
-    target = dst if dst is not None else Path(tempfile.mkdtemp(prefix="dataops-model-"))
-    return download_artifacts(run_id, uri, "model", target)
-
-
-def parent_run_id(sweep_dir: Path | None) -> str | None:
-    """The parent run a multirun job belongs to (written by ``SweepParentRun``), if any."""
-    if sweep_dir is None:
-        return None
-    f = sweep_dir / PARENT_RUN_FILE
-    if not f.exists():
-        return None
-    return str(json.loads(f.read_text())["run_id"])
-
-
-def runs_of(uri: str, experiment: str) -> Iterator[Any]:
-    """Every run of ``experiment`` at ``uri`` (for notebooks and tests)."""
-    client = _client(uri)
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        return
-    token = None
-    while True:
-        page = client.search_runs([exp.experiment_id], max_results=500, page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            break
-
-
-def metric_history(uri: str, run_id: str, key: str) -> list[tuple[int, float]]:
-    """``(step, value)`` pairs of one metric of one run."""
-    return [(m.step, m.value) for m in _client(uri).get_metric_history(run_id, key)]
-
-
-def runs_frame(uri: str, experiment: str) -> pd.DataFrame:
-    """Every run of ``experiment`` at ``uri`` as a table, newest first (for notebooks).
-
-    Columns follow ``mlflow.search_runs``: ``run_id``, ``run_name``, ``status``, ``start_time``,
-    ``end_time``, then ``params.<key>``, ``metrics.<key>`` (latest value) and ``tags.<key>``.
-    """
-    import pandas as pd
-
-    rows = []
-    for r in runs_of(uri, experiment):
-        row: dict[str, Any] = {
-            "run_id": r.info.run_id,
-            "run_name": r.info.run_name,
-            "status": r.info.status,
-            "start_time": pd.to_datetime(r.info.start_time, unit="ms"),
-            "end_time": pd.to_datetime(r.info.end_time, unit="ms"),
-        }
-        row.update({f"params.{k}": v for k, v in r.data.params.items()})
-        row.update({f"metrics.{k}": v for k, v in r.data.metrics.items()})
-        row.update({f"tags.{k}": v for k, v in r.data.tags.items()})
-        rows.append(row)
-    if not rows:
-        return pd.DataFrame(columns=["run_id", "run_name", "status", "start_time", "end_time"])
-    return pd.DataFrame(rows).sort_values("start_time", ascending=False, ignore_index=True)
-
-
-def metrics_frame(uri: str, run_id: str, keys: Iterable[str]) -> pd.DataFrame:
-    """The full history of some metrics of one run: columns ``key``, ``step``, ``value``."""
-    import pandas as pd
-
-    rows = [(k, s, v) for k in keys for s, v in metric_history(uri, run_id, k)]
-    return pd.DataFrame(rows, columns=["key", "step", "value"])
-
-
-try:  # the Hydra callback; hydra is always installed with the lab, but keep the import local
-    from hydra.experimental.callback import Callback as _HydraCallback
-except ImportError:  # pragma: no cover
-    _HydraCallback = object  # type: ignore[misc,assignment]
-
-
-class SweepParentRun(_HydraCallback):
-    """Hydra callback: a multirun is one MLflow parent run with a child run per job.
-
-    ``on_multirun_start`` creates the parent (which also creates the store's tables once, before
-    parallel jobs race to) and writes ``mlflow_parent_run.json`` into the sweep directory;
-    ``on_multirun_end`` closes it as FAILED if any child failed or was killed, else FINISHED.
-    Does nothing when tracking is disabled or the config has no ``tracking`` group.
-    """
-
-    def __init__(self) -> None:
-        self.tracker: MlflowTracker | None = None
-        self.cfg: TrackingConfig | None = None
-
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        """Open the parent run."""
-        if "tracking" not in config or config.tracking.backend == "disabled":
-            return
-        from omegaconf import OmegaConf
-
-        t = OmegaConf.to_container(config.tracking, resolve=True)
-        assert isinstance(t, dict)
-        self.cfg = TrackingConfig.model_validate(t)
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        overrides = list(config.hydra.overrides.task)
-        name = f"sweep {sweep_dir.name}"
-        self.tracker = MlflowTracker(self.cfg, name, tags={"sweep_dir": str(sweep_dir)})
-        self.tracker.log_params({"sweep.overrides": json.dumps(overrides)})
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        (sweep_dir / PARENT_RUN_FILE).write_text(
-            json.dumps(
-                {
-                    "run_id": self.tracker.run_id,
-                    "uri": self.cfg.uri,
-                    "experiment": self.cfg.experiment,
-                }
-            )
-        )
-        os.environ["DATAOPS_MLFLOW_PARENT_RUN"] = str(self.tracker.run_id)
-
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        """Close the parent run with the worst child status."""
-        if self.tracker is None:
-            return
-        client = self.tracker.client
-        children = client.search_runs(
-            [self.tracker.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{self.tracker.run_id}'",
-        )
-        bad = [r for r in children if r.info.status in ("FAILED", "KILLED")]
-        self.tracker.log_metrics({"jobs": len(children), "jobs_failed": len(bad)}, 0)
-        self.tracker.end("FAILED" if bad else "FINISHED")

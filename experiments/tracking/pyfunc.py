@@ -31,7 +31,7 @@ import pandas as pd
 MODEL_CODE = '''"""dataops-gym exported policy as an MLflow pyfunc (models-from-code)."""
 import mlflow
 
-from experiments.tracking_pyfunc import policy_model
+from experiments.tracking.pyfunc import policy_model
 
 mlflow.models.set_model(policy_model())
 '''
@@ -76,9 +76,9 @@ def predict_frame(policy: Any, data: Any) -> pd.DataFrame:
 
 def policy_model() -> Any:
     """A fresh ``mlflow.pyfunc.PythonModel`` serving an exported policy (artifact ``policy``)."""
-    import mlflow.pyfunc
+    from mlflow.pyfunc import PythonModel
 
-    class PolicyModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    class PolicyModel(PythonModel):
         """Deterministic actions of an exported dataops-gym policy."""
 
         def load_context(self, context: Any) -> None:
@@ -94,17 +94,18 @@ def policy_model() -> Any:
 
 def _signature(policy_dir: Path) -> Any:
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, Schema
+    from mlflow.types.schema import ColSpec, Schema, TensorSpec
 
     from agents.runtime import read_card
 
     card = read_card(policy_dir)
-    cols = [ColSpec("float", f) for f in card.observation.feature_names]
+    cols: list[ColSpec | TensorSpec] = [ColSpec("float", f) for f in card.observation.feature_names]
     if card.masked:
         cols += [
             ColSpec("long", f"{MASK_PREFIX}{n}", required=False)
             for n in card.action.action_names or []
         ]
+    outs: list[ColSpec | TensorSpec]
     if card.action.kind == "discrete":
         outs = [ColSpec("long", "action"), ColSpec("string", "action_name")]
     else:
