@@ -128,15 +128,26 @@ class HeldOutEval(BaseCallback):
         )  # fmt: skip
         self.best = -np.inf
         self._next = 0
+        self._due = False
+        self.last_step = -1
 
     def _init_callback(self) -> None:
         self._next = (self.num_timesteps // self.every + 1) * self.every
+        self._due = False
+        self.last_step = -1
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
-            self._next += self.every
-            self.run_eval()
+            self._next = (self.num_timesteps // self.every + 1) * self.every
+            self._due = True
         return True
+
+    def _on_rollout_end(self) -> None:
+        # the policy only changes between rollouts: evaluating inside one would score the same
+        # policy again, so an evaluation that came due waits for the rollout to end
+        if self._due:
+            self._due = False
+            self.run_eval()
 
     def run_eval(self) -> float:
         """Evaluate now; returns the mean held-out reward."""
@@ -145,6 +156,7 @@ class HeldOutEval(BaseCallback):
         )
         mean, std = float(np.mean(rets)), float(np.std(rets))
         step = int(self.num_timesteps)
+        self.last_step = step
         metrics = {"eval/mean_reward": mean, "eval/std_reward": std,
                    "eval/mean_ep_length": float(np.mean(lens))}  # fmt: skip
         self.tracker.log_metrics(metrics, step)

@@ -337,7 +337,11 @@ def _train(
     if isinstance(vec, VecNormalize):
         vec.save(str(out / "vecnormalize.pkl"))
     best = evaluator.best if evaluator is not None and evaluator.best > -np.inf else None
-    final = evaluator.run_eval() if evaluator is not None and remaining > 0 else None
+    final = None
+    if evaluator is not None and remaining > 0:
+        # the last rollout's evaluation, unless one already scored this very model
+        at_end = evaluator.last_step == model.num_timesteps
+        final = evaluator.run_eval() if not at_end else _last_mean(out)
     rows: list[dict[str, Any]] = []
     if cfg.compare.episodes > 0:
         rows = compare(model, eval_env, seeds[: cfg.compare.episodes],
@@ -365,6 +369,12 @@ def _export(out: Path, tracker: Tracker) -> None:
     from experiments.export import export_model
 
     export_model(str(out / "model.zip"), out / "policy", run_id=tracker.run_id)
+
+
+def _last_mean(out: Path) -> float:
+    import pandas as pd
+
+    return float(pd.read_csv(out / "evaluations.csv")["mean_reward"].iloc[-1])
 
 
 def _eval_kwargs(cfg: TrainConfig) -> dict[str, Any]:
