@@ -200,3 +200,21 @@ def test_sigterm_leaves_a_checkpoint_and_a_killed_run(tmp_path):
                       train={"timesteps": steps + 64, "days": 2.0})  # fmt: skip
     info = train(cfg, tmp_path / "again")
     assert info["timesteps"] >= steps + 64
+
+
+def test_a_tracked_run_exports_by_run_id(tmp_path):
+    track = sqlite_tracking(tmp_path)
+    info = train(tiny_config("sla", "ppo", tmp_path, tracking=track), tmp_path / "run")
+    # training already exported its final model ...
+    assert (tmp_path / "run" / "policy" / "policy.onnx").exists()
+    # ... and the run's model can be exported again from the tracking store alone
+    out = subprocess.run(
+        [sys.executable, "-m", "experiments.export", f"run_id={info['mlflow_run_id']}",
+         f"tracking.uri={track['uri']}", f"out={tmp_path / 'exported'}",
+         f"hydra.run.dir={tmp_path / 'export_run'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    card = json.loads((tmp_path / "exported" / "policy.json").read_text())
+    assert card["role"] == "sla" and card["algo"] == "ppo"
+    assert card["training_run"]["mlflow_run_id"] == info["mlflow_run_id"]
