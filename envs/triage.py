@@ -92,10 +92,11 @@ class TriageEnv(DataOpsEnv):
     A weighted sum of named terms (weights: ``reward_weights``), each in ``info["reward_terms"]``,
     for everything that happened since the previous decision:
 
-    - ``rubric``: for each incident closed, (points − 3) / 2 with BP-0005's remediation rubric —
-      5 auto-remediated and verified (or verified fixed on re-check), 3 fixed by a human, 1
-      escalated without a fix, unresolved or collateral (for a false alarm: 5 closed without a
-      human, 3 with one, 1 with collateral damage);
+    - ``rubric``: for each incident of a real fault closed, (points − 3) / 2 with BP-0005's
+      remediation rubric — 5 auto-remediated and verified (or verified fixed on re-check), 3
+      fixed by a human, 1 escalated without a fix, unresolved or collateral; for a false alarm,
+      (points − 5) / 2 — 0 closed without a human, −1 with one, −2 with collateral damage
+      (a false alarm handled well earns nothing, so noise the agent causes never pays);
     - ``time``: − hours each visible fault stayed unresolved during the step (time to
       resolve, charged as it passes, so dismissing a real incident does not stop the clock);
     - ``exposure``: − hours of wrong data visible at Delivery;
@@ -122,7 +123,9 @@ class TriageEnv(DataOpsEnv):
 
     ## Version history
 
-    - v0: initial release.
+    - v0: initial release. Pre-release revisions (no published results used the earlier ones):
+      time is charged while faults stay open, a dismissed real incident earns nothing, and a false
+      alarm's rubric is at most 0.
     """
 
     role = "triage"
@@ -226,7 +229,10 @@ class TriageEnv(DataOpsEnv):
         closed = self.org.closed[self._seen_closed :]
         self._seen_closed = len(self.org.closed)
         for inc in closed:
-            out["rubric"] += (self._points(inc) - 3.0) / 2.0
+            real = bool(self._faults_of(inc))
+            # a false alarm's best outcome is neutral: crediting it would pay for self-inflicted
+            # noise (MaskablePPO at 100k steps learned to farm such incidents when it was +1)
+            out["rubric"] += (self._points(inc, real) - (3.0 if real else 5.0)) / 2.0
         # time to resolve, charged as it passes: hours each visible fault stayed unresolved
         now, since = self.world.now, self._t_prev
         for f in self.world.faults:
@@ -247,10 +253,10 @@ class TriageEnv(DataOpsEnv):
         recs = [f.record() for f in self.world.faults if f.started]
         return [f for f in recs if any(match_alert(a, f, self.world.horizon) for a in inc.alerts)]
 
-    def _points(self, inc: Incident) -> float:
+    def _points(self, inc: Incident, real: bool) -> float:
         kinds = [s.kind for s in inc.steps]
         collateral = any(s.outcome == "collateral" for s in inc.steps)
-        if not self._faults_of(inc):
+        if not real:
             return 1.0 if collateral else 3.0 if "escalate" in kinds else 5.0
         # a real fault: "dismissed" (closed without action or re-check) earns nothing; "benign"
         # means a re-check found it fixed (by the root's own incident)
