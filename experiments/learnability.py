@@ -27,28 +27,16 @@ from rich.table import Table
 
 from envs.baselines import baseline
 from envs.factory import make_env
+from experiments.callbacks import evaluate as held_out_returns
 
 SCENARIO_IDS = {"sc0001": "LateArrival-v0", "sc0002": "QualityDegradation-v0",
                 "sc0003": "PerformanceDegradation-v0"}  # fmt: skip
 
 
 def evaluate(policy: Any, env: Any, episodes: int, *, masked: bool = False) -> list[float]:
-    """Mean-able returns of ``policy`` on the first ``episodes`` held-out seeds."""
-    start = env.scenario.spec.seeds.eval.start
-    out = []
-    for i in range(episodes):
-        obs, _ = env.reset(options={"split": "eval", "episode_seed": start + i})
-        done, ret = False, 0.0
-        while not done:
-            if masked:
-                action, _ = policy.predict(obs, deterministic=True, action_masks=env.action_masks())
-            else:
-                action, _ = policy.predict(obs, deterministic=True)
-            obs, r, term, trunc, _ = env.step(action)
-            ret += float(r)
-            done = term or trunc
-        out.append(ret)
-    return out
+    """Returns of ``policy`` on the first ``episodes`` held-out seeds (deterministic actions)."""
+    seeds = list(env.scenario.spec.seeds.eval.seeds())[:episodes]
+    return held_out_returns(policy, env, seeds, masked=masked)[0]
 
 
 def train_maskable(scenario: str, seed: int, timesteps: int, n_envs: int) -> Any:
@@ -123,9 +111,9 @@ def main(cfg: DictConfig) -> None:
         def fmt(x: list[float]) -> str:
             return f"{np.mean(x):.2f} ± {np.std(x) / np.sqrt(len(x)):.2f}"
 
-        ppo = r["maskable_ppo_seed_means"]
-        table.add_row(sc, fmt(r["random"]), fmt(r["rules"]), fmt(r["oracle"]),
-                      f"{np.mean(ppo):.2f} ({', '.join(f'{p:.2f}' for p in ppo)})")  # fmt: skip
+        ppo = r.get("maskable_ppo_seed_means", [])  # none with seeds=[] (baselines only)
+        trained = f"{np.mean(ppo):.2f} ({', '.join(f'{p:.2f}' for p in ppo)})" if ppo else "–"
+        table.add_row(sc, fmt(r["random"]), fmt(r["rules"]), fmt(r["oracle"]), trained)
     Console(width=140).print(table)
     print(f"outputs: {out}")
 

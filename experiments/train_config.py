@@ -20,6 +20,16 @@ DISCRETE_ONLY = ("dqn",)
 MASKED = ("maskable_ppo",)
 
 
+def config_errors(what: str, e: ValidationError) -> str:
+    """One line per validation error, each naming the key, the problem and the value given."""
+    lines = []
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg} (got {err.get('input')!r})" if loc else msg)
+    return f"invalid {what} config:\n  " + "\n  ".join(lines)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -131,9 +141,4 @@ class TrainConfig(_Frozen):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            lines = []
-            for err in e.errors():
-                loc = ".".join(str(p) for p in err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                lines.append(f"{loc}: {msg} (got {err.get('input')!r})" if loc else msg)
-            raise ValueError("invalid training config:\n  " + "\n  ".join(lines)) from None
+            raise ValueError(config_errors("training", e)) from None

@@ -23,6 +23,7 @@ from experiments.train_config import (
     TrackingConfig,
     TrainConfig,
     TrainSettings,
+    config_errors,
 )
 
 
@@ -178,12 +179,7 @@ class TuneConfig(_Frozen):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            lines = []
-            for err in e.errors():
-                loc = ".".join(str(p) for p in err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                lines.append(f"{loc}: {msg} (got {err.get('input')!r})" if loc else msg)
-            raise ValueError("invalid tuning config:\n  " + "\n  ".join(lines)) from None
+            raise ValueError(config_errors("tuning", e)) from None
 
 
 def _slug(text: str) -> str:
