@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import pytest
 
 from envs.sim.episode import Episode, load, record, replay, save
 from envs.sim.ledger import faults_table
@@ -72,3 +73,17 @@ def test_clock_and_log_order():
     w.run()
     ends = [r.ended_at for r in w.log]
     assert ends == sorted(ends)
+
+
+def test_run_until_the_same_time_again_is_now_not_the_past():
+    # SimPy stops at now + (until - now): from 45.75..., that rounds one ulp past 1175.17...
+    w = World(load_scenario("nofault"), 1000000, days=2)
+    w.run(until=45.75046358237876)
+    t = 1175.170769982882
+    w.run(until=t)
+    assert w.now >= t
+    w.run(until=t)  # the same time again: a no-op, not "before the current time"
+    assert w.now >= t
+
+    with pytest.raises(ValueError, match="before the current time"):
+        w.run(until=t - 1.0)
