@@ -43,13 +43,6 @@ class ExportError(ValueError):
     """Bad input to the export entry point (the message names it and what was expected)."""
 
 
-def env_id_for(scenario: str) -> str:
-    """The registered id of a scenario name (``dataops/Pipeline-v0`` for any other)."""
-    from envs import ENV_IDS
-
-    return next((eid for eid, sc in ENV_IDS.items() if sc == scenario), "dataops/Pipeline-v0")
-
-
 def resolve_model(model: str) -> Path:
     """The SB3 zip named by ``model`` (a file, or a run directory holding ``model.zip``)."""
     p = Path(model)
@@ -99,16 +92,6 @@ def infer_algo(model_zip: Path) -> str:
     return "ppo" if "clip_range" in data else "a2c"
 
 
-def _algo_class(algo: str) -> Any:
-    if algo == "maskable_ppo":
-        from sb3_contrib import MaskablePPO
-
-        return MaskablePPO
-    import stable_baselines3 as sb3
-
-    return {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}[algo]
-
-
 def export_model(
     model_path: str,
     out: Path,
@@ -148,13 +131,14 @@ def export_model(
         raise ExportError(f"algo: {algo!r} given but {zip_path} holds a {saved} model")
 
     from envs.factory import make_env
+    from experiments.training import algo_class, env_id_of
 
     try:
         env = make_env(scenario, role)
     except (ValueError, FileNotFoundError, KeyError) as e:
         raise ExportError(f"scenario/role: {scenario}/{role}: {e}") from None
     try:
-        model = _algo_class(algo).load(str(zip_path), device="cpu")
+        model = algo_class(algo).load(str(zip_path), device="cpu")
     except Exception as e:  # SB3 surfaces corrupt archives as many exception types
         raise ExportError(
             f"model: cannot load {zip_path} as {algo} ({type(e).__name__}: {e})"
@@ -190,7 +174,7 @@ def export_model(
             algo=algo,
             scenario=env.scenario.name,
             role=role,
-            env_id=env_id or info.get("env_id") or env_id_for(env.scenario.name),
+            env_id=env_id or info.get("env_id") or env_id_of(env.scenario.name),
             vecnormalize=vec,
             training_run=training_run,
             evaluation=info.get("evaluation") or {},
