@@ -68,7 +68,8 @@ def run(
     """Train and evaluate; return {scenario: {policy: [returns...]}} plus timings.
 
     With ``out``, the results so far are rewritten to ``out/learnability.json`` after every
-    baseline and every trained seed, so an interrupted run keeps what it measured.
+    baseline and every trained seed, so an interrupted run keeps what it measured, and each
+    trained model is saved as ``out/maskable_ppo_<scenario>_seed<seed>.zip``.
     """
     torch.set_num_threads(1)
     results: dict[str, Any] = {}
@@ -83,6 +84,8 @@ def run(
         for seed in seeds:
             t0 = time.perf_counter()
             model = train_maskable(sc, seed, timesteps, n_envs)
+            if out is not None:  # kept for inspecting what the policy learned
+                model.save(out / f"maskable_ppo_{sc}_seed{seed}.zip")
             rets = evaluate(model, env, episodes, masked=True)
             ppo.append(float(np.mean(rets)))
             res[f"maskable_ppo_seed{seed}"] = rets
