@@ -27,16 +27,7 @@ from rich.table import Table
 
 from envs.baselines import baseline
 from envs.factory import make_env
-from experiments.callbacks import evaluate as held_out_returns
-
-SCENARIO_IDS = {"sc0001": "LateArrival-v0", "sc0002": "QualityDegradation-v0",
-                "sc0003": "PerformanceDegradation-v0"}  # fmt: skip
-
-
-def evaluate(policy: Any, env: Any, episodes: int, *, masked: bool = False) -> list[float]:
-    """Returns of ``policy`` on the first ``episodes`` held-out seeds (deterministic actions)."""
-    seeds = list(env.scenario.spec.seeds.eval.seeds())[:episodes]
-    return held_out_returns(policy, env, seeds, masked=masked)[0]
+from experiments.triage_diagnosis import diagnose
 
 
 def train_maskable(scenario: str, seed: int, timesteps: int, n_envs: int) -> Any:
@@ -65,39 +56,83 @@ def run(
     n_envs: int,
     out: Path | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate; return {scenario: {policy: [returns...]}} plus timings.
+    """Train and evaluate; return ``{scenario: {policy: [returns...], ...}}``.
+
+    Per scenario: the returns of ``random``, ``rules``, ``oracle`` and ``maskable_ppo_seed<k>``
+    on the first ``episodes`` held-out seeds, ``maskable_ppo_seed_means``,
+    ``train_seconds_seed<k>``, and ``diagnosis`` — each policy's
+    :func:`experiments.triage_diagnosis.diagnose` (reward by term, routes by true cause).
 
     With ``out``, the results so far are rewritten to ``out/learnability.json`` after every
     baseline and every trained seed, so an interrupted run keeps what it measured, and each
-    trained model is saved as ``out/maskable_ppo_<scenario>_seed<seed>.zip``.
+    trained model is saved as ``out/maskable_ppo_<scenario>_seed<seed>.zip``. A model already
+    saved there is loaded instead of trained again (rerun into the same directory to resume,
+    or to re-evaluate).
     """
+    from sb3_contrib import MaskablePPO
+
     torch.set_num_threads(1)
     results: dict[str, Any] = {}
+    earlier = out / "learnability.json" if out is not None else None
+    before = json.loads(earlier.read_text()) if earlier is not None and earlier.exists() else {}
     for sc in scenarios:
         env = make_env(sc, "triage")
-        res: dict[str, Any] = {}
+        held_out = list(env.scenario.spec.seeds.eval.seeds())[:episodes]
+        res: dict[str, Any] = {"diagnosis": {}}
         results[sc] = res
+
         for name in ("random", "rules", "oracle"):
-            res[name] = evaluate(baseline("triage", name, env), env, episodes)
+            _record(res, name, diagnose(baseline("triage", name, env), env, held_out))
             _dump(results, out)
         ppo: list[float] = []
         for seed in seeds:
             t0 = time.perf_counter()
-            model = train_maskable(sc, seed, timesteps, n_envs)
-            if out is not None:  # kept for inspecting what the policy learned
-                model.save(out / f"maskable_ppo_{sc}_seed{seed}.zip")
-            rets = evaluate(model, env, episodes, masked=True)
+            saved = out / f"maskable_ppo_{sc}_seed{seed}.zip" if out is not None else None
+            if saved is not None and saved.exists():
+                model = MaskablePPO.load(saved, device="cpu")
+                took = before.get(sc, {}).get(f"train_seconds_seed{seed}")
+                if took is not None:  # the training time measured when it was saved
+                    res[f"train_seconds_seed{seed}"] = took
+            else:
+                model = train_maskable(sc, seed, timesteps, n_envs)
+                res[f"train_seconds_seed{seed}"] = round(time.perf_counter() - t0, 1)
+                if saved is not None:  # kept for inspecting what the policy learned
+                    model.save(saved)
+            d = diagnose(model, env, held_out, masked=True)
+            rets = _record(res, f"maskable_ppo_seed{seed}", d)
             ppo.append(float(np.mean(rets)))
-            res[f"maskable_ppo_seed{seed}"] = rets
-            res[f"train_seconds_seed{seed}"] = round(time.perf_counter() - t0, 1)
             res["maskable_ppo_seed_means"] = ppo
             _dump(results, out)
     return results
 
 
+def _record(res: dict[str, Any], name: str, diagnosis: dict[str, Any]) -> list[float]:
+    """Store a policy's returns under ``name`` and the rest of its diagnosis under ``diagnosis``."""
+    returns = list(diagnosis.pop("returns"))
+    res[name] = returns
+    res["diagnosis"][name] = diagnosis
+    return returns
+
+
 def _dump(results: dict[str, Any], out: Path | None) -> None:
     if out is not None:
         (out / "learnability.json").write_text(json.dumps(results, indent=1))
+
+
+def _diagnosis_table(res: dict[str, Any]) -> Table:
+    """Per scenario and policy: the reward by term, decisions, agreement with rules and oracle."""
+    terms = sorted({k for r in res.values() for d in r["diagnosis"].values() for k in d["terms"]})
+    table = Table(title="how: mean per episode of each weighted reward term, decisions, agreement")
+    for col in ("scenario", "policy", "return", *terms, "decisions", "=rules", "=oracle"):
+        table.add_column(col)
+    for sc, r in res.items():
+        for name, d in r["diagnosis"].items():
+            by_term = (f"{d['terms'].get(k, 0.0):.2f}" for k in terms)
+            table.add_row(
+                sc, name, f"{d['mean_return']:.2f}", *by_term, f"{d['decisions']:.1f}",
+                f"{d['agree_rules']:.2f}", f"{d['agree_oracle']:.2f}",
+            )  # fmt: skip
+    return table
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="learnability")
@@ -117,7 +152,9 @@ def main(cfg: DictConfig) -> None:
         ppo = r.get("maskable_ppo_seed_means", [])  # none with seeds=[] (baselines only)
         trained = f"{np.mean(ppo):.2f} ({', '.join(f'{p:.2f}' for p in ppo)})" if ppo else "–"
         table.add_row(sc, fmt(r["random"]), fmt(r["rules"]), fmt(r["oracle"]), trained)
-    Console(width=140).print(table)
+    console = Console(width=160)
+    console.print(table)
+    console.print(_diagnosis_table(res))
     print(f"outputs: {out}")
 
 
