@@ -16,11 +16,15 @@ from agents.records import RootCandidate
 from agents.route_mask import route_mask
 from agents.triage import Proposal
 from envs.base import DataOpsEnv, check_weights
+from envs.sim.causal import CAUSES
 from scenarios.spec import Scenario
 from scenarios.vocab import DESTRUCTIVE_ACTIONS
 
 TRIAGE_WEIGHTS = {"rubric": 1.0, "time": 0.25, "exposure": 0.05, "human": 0.5, "unsafe": 1.0}
 _CAUSE_ROUTE = {"source_outage": "wait", "transient_network": "retry"}
+# causes that act on the whole warehouse and never end by themselves: any incident's fix reaches
+# them, so the oracle fixes them wherever they show instead of watching "secondary" symptoms
+_WAREHOUSE_WIDE = frozenset(c for c, m in CAUSES.items() if m.effect == "demand")
 
 
 class TriageEnv(DataOpsEnv):
@@ -94,7 +98,10 @@ class TriageEnv(DataOpsEnv):
 
     - ``rubric``: for each incident of a real fault closed, (points − 3) / 2 with BP-0005's
       remediation rubric — 5 auto-remediated and verified (or verified fixed on re-check), 3
-      fixed by a human, 1 escalated without a fix, unresolved or collateral; for a false alarm,
+      fixed by a human, 1 escalated without a fix, unresolved or collateral; the positive credit
+      (+1) is earned once per fault (a further incident of a fault already credited earns 0, so
+      letting a fault raise more incidents never pays; the −1 of a bad outcome counts for every
+      incident); for a false alarm,
       (points − 5) / 2 — 0 closed without a human, −1 with one, −2 with collateral damage
       (a false alarm handled well earns nothing, so noise the agent causes never pays);
     - ``time``: − hours each visible fault stayed unresolved during the step (time to
@@ -124,8 +131,8 @@ class TriageEnv(DataOpsEnv):
     ## Version history
 
     - v0: initial release. Pre-release revisions (no published results used the earlier ones):
-      time is charged while faults stay open, a dismissed real incident earns nothing, and a false
-      alarm's rubric is at most 0.
+      time is charged while faults stay open, a dismissed real incident earns nothing, a false
+      alarm's rubric is at most 0, and a fault's positive rubric is earned once.
     """
 
     role = "triage"
@@ -147,6 +154,7 @@ class TriageEnv(DataOpsEnv):
         self.pending: list[tuple[Incident, Proposal, tuple[RootCandidate, ...], str, Any]] = []
         self._wake: simpy.Event | None = None
         self._seen_closed = 0
+        self._credited: set[int] = set()  # faults whose positive rubric was already earned
         self._exposure = 0.0
         self._human = 0.0
         self._t_prev = 0.0
@@ -179,6 +187,7 @@ class TriageEnv(DataOpsEnv):
         for _ in range(1 if fixed else 20):  # an episode without any incident teaches nothing
             self.pending = []
             self._seen_closed = 0
+            self._credited = set()
             self._build(self._episode_seed(options), decider=self)
             self._exposure = self._human = self._t_prev = 0.0
             self._advance()
@@ -229,10 +238,20 @@ class TriageEnv(DataOpsEnv):
         closed = self.org.closed[self._seen_closed :]
         self._seen_closed = len(self.org.closed)
         for inc in closed:
-            real = bool(self._faults_of(inc))
+            faults = self._faults_of(inc)
+            real = bool(faults)
             # a false alarm's best outcome is neutral: crediting it would pay for self-inflicted
             # noise (MaskablePPO at 100k steps learned to farm such incidents when it was +1)
-            out["rubric"] += (self._points(inc, real) - (3.0 if real else 5.0)) / 2.0
+            r = (self._points(inc, real) - (3.0 if real else 5.0)) / 2.0
+            if r > 0:
+                # a fault earns its positive credit once: otherwise every further symptom incident
+                # of a fault left open pays (watching an undersized warehouse's symptoms for 19 h
+                # outscored fixing it in 1 h); penalties still count per incident
+                ids = {f.fault_id for f in faults}
+                if ids <= self._credited:
+                    r = 0.0
+                self._credited |= ids
+            out["rubric"] += r
         # time to resolve, charged as it passes: hours each visible fault stayed unresolved
         now, since = self.world.now, self._t_prev
         for f in self.world.faults:
@@ -297,7 +316,12 @@ class TriageEnv(DataOpsEnv):
         if best == "rollback":
             best = "escalate"
         root = info.get("true_root_asset", -1)
-        secondary = root != prop.target and root not in inc.assets and cause != "source_outage"
+        secondary = (
+            root != prop.target
+            and root not in inc.assets
+            and cause != "source_outage"
+            and cause not in _WAREHOUSE_WIDE
+        )
         if cause != "false_alarm" and secondary:
             best = "watch"  # a downstream symptom: the root's own incident fixes it
         route = best if best in ROUTES else "escalate"
