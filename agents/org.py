@@ -15,7 +15,8 @@ rules          the full BP-0005 organization: monitor with z-scores and a busine
 ``Organization(world, config, ...)`` attaches to a world before it runs: the monitor subscribes to
 telemetry, each new incident gets a SimPy process (triage after ``triage_delay_min``, then
 remediation), and closed incidents go to the knowledge base in one transaction each.
-``finish()`` turns everything into an ``EpisodeResult`` for the scorecard.
+``finish()`` turns everything into an ``EpisodeResult`` for the scorecard. One episode with an
+organization in the loop (its policy slots filled or not) is ``agents.slots.runner.run_episode``.
 """
 
 from __future__ import annotations
@@ -27,24 +28,19 @@ from typing import Any, Protocol
 
 import simpy
 
-from agents.access_policy import AccessPolicy
-from agents.analytics import AnalyticsSupport, score_answers
-from agents.history import history as history  # re-exported: callers read it from here
+from agents.analytics.access_policy import AccessPolicy
+from agents.analytics.support import AnalyticsSupport, score_answers
 from agents.history import prime_monitor
 from agents.incidents import Incident
 from agents.monitor import MonitorConfig, PipelineMonitor
 from agents.playbooks import plan
-from agents.policy_slots import RouteSlot, run_slots
 from agents.rca import RootCauseAnalyzer
 from agents.records import Alert, Diagnosis, EpisodeResult, IncidentSummary, RootCandidate
 from agents.remediation import AutoRemediation
-from agents.sla_optimizer import PERIOD_MIN
-from agents.slot_policies import SLOTS, resolve_slot, slotted_config
 from agents.triage import IssueTriage, Proposal, RoutePolicy, TriageConfig
 from envs.sim.ledger import exposure_hours_by_fault, fault_records, partitions_table
 from envs.sim.oracle import verify, verify_assets
 from envs.sim.world import World
-from scenarios.spec import Scenario
 from scenarios.vocab import DESTRUCTIVE_ACTIONS
 
 ORG_NAMES = ("manual", "static", "elementary", "rules")
@@ -337,55 +333,3 @@ class Organization:
                 else {}
             ),
         )
-
-
-def run_episode(
-    scenario: Scenario,
-    seed: int,
-    org: str | OrgConfig,
-    *,
-    days: float | None = None,
-    knowledge: Any = None,
-    route_policy: RoutePolicy | None = None,
-    triage: Any = None,
-    sla: Any = None,
-    cost: Any = None,
-    period_min: float = PERIOD_MIN,
-) -> tuple[World, EpisodeResult]:
-    """Simulate one episode with an organization in the loop.
-
-    Args:
-        scenario: the scenario.
-        seed: the episode seed.
-        org: an organization's name or config.
-        days: horizon override in days.
-        knowledge: the knowledge base (or None).
-        route_policy: the rules organization's triage route slot (default: the rules' choice).
-        triage: the triage policy slot: None (the rules), ``"onnx:<dir>"`` or a ``PolicyLike``
-            (``agents.slot_policies``); the episode then runs as the role's environment runs it
-            and the organization is named after its slots (``rules+triage:onnx``).
-        sla: the SLA-optimizer slot, likewise (None: the rules' fixed thresholds).
-        cost: the cost-optimizer slot, likewise (None: the rules' own warehouse scaling).
-        period_min: minutes between the SLA and cost optimizers' decisions.
-
-    Returns:
-        The world (for its telemetry) and the organization's episode result.
-
-    Raises:
-        SlotError: a slot value that cannot fill its slot.
-    """
-    cfg = org_config(org) if isinstance(org, str) else org
-    policies = {s: resolve_slot(s, v) for s, v in zip(SLOTS, (triage, sla, cost), strict=True)}
-    world = World(scenario, seed, days=days)
-    if all(p is None for p in policies.values()):
-        o = Organization(world, cfg, knowledge=knowledge, route_policy=route_policy)
-        world.run()
-        return world, o.finish()
-    cfg = slotted_config(cfg, policies, route_policy)
-    route = RouteSlot(tp) if (tp := policies["triage"]) is not None else None
-    o = Organization(
-        world, cfg, knowledge=knowledge, route_policy=route_policy, decider=route,
-        allow_scaling=policies["cost"] is None,
-    )  # fmt: skip
-    run_slots(o, route, policies["sla"], policies["cost"], period_min)
-    return world, o.finish()

@@ -197,7 +197,8 @@ class EpisodeResult(NamedTuple):
         warehouse_cost: provisioned warehouse cost; ``human_minutes`` human time spent.
         verdicts: fault id → (fixed, clean) from the fix oracle at the end.
         unsafe_actions: action ids the guardrails would have refused (destructive, no evidence).
-        analytics: Analytics Support's scores (``agents.analytics.score_answers``), or empty.
+        analytics: Analytics Support's scores (``agents.analytics.support.score_answers``), or
+            empty.
     """
 
     scenario: str

@@ -24,8 +24,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.features import TRIAGE_FEATURES
 from agents.playbooks import ROUTES
+from agents.slots.features import TRIAGE_FEATURES
 from envs.cost import SIZE_FACTORS
 from envs.sla import FAMILIES
 

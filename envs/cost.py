@@ -7,14 +7,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.cost_optimizer import (
+from agents.slots.cost_optimizer import (
     COST_ACTIONS,
     COST_FEATURES,
     COST_NVEC,
     SIZE_FACTORS,
     CostOptimizer,
 )
-from agents.sla_optimizer import PERIOD_MIN
+from agents.slots.sla_optimizer import PERIOD_MIN
 from envs.base import DataOpsEnv, check_weights
 from scenarios.spec import Scenario
 
@@ -34,16 +34,16 @@ class CostEnv(DataOpsEnv):
 
     ## Action space
 
-    ``MultiDiscrete([7, 2])``, dimensions named by ``agents.cost_optimizer.COST_ACTIONS`` (also
-    ``action_names``): size as a multiple of the scenario's base size — 0.5, 0.75, 1, 1.25,
+    ``MultiDiscrete([7, 2])``, dimensions named by ``agents.slots.cost_optimizer.COST_ACTIONS``
+    (also ``action_names``): size as a multiple of the scenario's base size — 0.5, 0.75, 1, 1.25,
     1.5, 2, 3 (rounded, within 1..max_slots) — and defer low-priority runs (0 no, 1 yes). The
     agent's size holds until its next step; the organization's own warehouse scaling is off. The
     organization's cost-optimizer slot applies an action the same way
-    (``agents.cost_optimizer.CostOptimizer.apply``).
+    (``agents.slots.cost_optimizer.CostOptimizer.apply``).
 
     ## Observation space
 
-    ``Box(-1, 1, (12,), float32)``, named by ``agents.cost_optimizer.COST_FEATURES`` (also
+    ``Box(-1, 1, (12,), float32)``, named by ``agents.slots.cost_optimizer.COST_FEATURES`` (also
     ``feature_names``) and computed by ``CostOptimizer.observe``:
 
     | index | feature | scaling |

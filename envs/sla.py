@@ -8,8 +8,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.matching import match_alert
-from agents.sla_optimizer import FAMILIES, PERIOD_MIN, SLA_ACTIONS, SLA_FEATURES, SlaOptimizer
+from agents.scoring.matching import match_alert
+from agents.slots.sla_optimizer import FAMILIES, PERIOD_MIN, SLA_ACTIONS, SLA_FEATURES, SlaOptimizer
 from envs.base import DataOpsEnv, check_weights
 from scenarios.spec import Scenario
 
@@ -29,15 +29,15 @@ class SlaEnv(DataOpsEnv):
 
     ## Action space
 
-    ``MultiDiscrete([3] * 7)``, dimensions named by ``agents.sla_optimizer.SLA_ACTIONS`` (also
+    ``MultiDiscrete([3] * 7)``, dimensions named by ``agents.slots.sla_optimizer.SLA_ACTIONS`` (also
     ``action_names``): for each of volume, value_mean, runtime, null_rate, duplicate_rate, queue
     (z-score sensitivity in 2.0..6.0, step 0.5) and the freshness grace (0..60 min, step 15):
     0 lower (more sensitive), 1 keep, 2 raise. The organization's SLA-optimizer slot applies an
-    action the same way (``agents.sla_optimizer.SlaOptimizer.apply``).
+    action the same way (``agents.slots.sla_optimizer.SlaOptimizer.apply``).
 
     ## Observation space
 
-    ``Box(-1, 1, (25,), float32)``, named by ``agents.sla_optimizer.SLA_FEATURES`` (also
+    ``Box(-1, 1, (25,), float32)``, named by ``agents.slots.sla_optimizer.SLA_FEATURES`` (also
     ``feature_names``) and computed by ``SlaOptimizer.observe``:
 
     | index | feature | scaling |

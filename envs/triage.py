@@ -8,12 +8,12 @@ import gymnasium as gym
 import numpy as np
 import simpy
 
-from agents.features import TRIAGE_FEATURES, triage_features
 from agents.incidents import Incident
-from agents.matching import match_alert
 from agents.playbooks import ROUTES
 from agents.records import RootCandidate
-from agents.route_mask import route_mask
+from agents.scoring.matching import match_alert
+from agents.slots.features import TRIAGE_FEATURES, triage_features
+from agents.slots.route_mask import route_mask
 from agents.triage import Proposal
 from envs.base import DataOpsEnv, check_weights
 from envs.sim.causal import CAUSES
@@ -48,16 +48,16 @@ class TriageEnv(DataOpsEnv):
     twice), 12 none (close without action). A route that is the rules' own proposal runs that
     cause's whole playbook ladder; any other route runs its own ladder
     (``agents.playbooks.ROUTE_LADDERS``). Either way an incident that is not verified fixed
-    afterwards is escalated. The target asset is the one the rules and RCA point at.
-    Layer 3 guardrails still apply: a destructive route (quarantine, apply_schema_mapping,
-    kill_query) without evidence on its target is replaced by escalation and penalized; a critical
-    incident also pages a human. ``action_masks()`` masks routes whose simulator preconditions fail
-    on the target (``agents.route_mask.route_mask``, the same mask the organization's triage slot
-    gives a deployed policy). ``action_names`` names the routes in order.
+    afterwards is escalated. The target asset is the one the rules and RCA point at. Layer 3
+    guardrails still apply: a destructive route (quarantine, apply_schema_mapping, kill_query)
+    without evidence on its target is replaced by escalation and penalized; a critical incident also
+    pages a human. ``action_masks()`` masks routes whose simulator preconditions fail on the target
+    (``agents.slots.route_mask.route_mask``, the same mask the organization's triage slot gives a
+    deployed policy). ``action_names`` names the routes in order.
 
     ## Observation space
 
-    ``Box(-1, 1, (72,), float32)``, named by ``agents.features.TRIAGE_FEATURES`` (also
+    ``Box(-1, 1, (72,), float32)``, named by ``agents.slots.features.TRIAGE_FEATURES`` (also
     ``feature_names``; all unitless):
 
     | features | meaning and scaling |

@@ -130,7 +130,8 @@ def bench_org(episodes: int = 5) -> dict[str, Any]:
     The monitor's history is simulated once and cached (as in any multi-episode run); the
     figure covers world and organization together, episode construction included.
     """
-    from agents.org import history, run_episode
+    from agents.history import history
+    from agents.slots.runner import run_episode
 
     sc = load_scenario("sc0002")
     history(sc, 14.0)  # warm the cache outside the timed loop, as every later episode finds it
@@ -240,8 +241,8 @@ def bench_runtime(calls: int = 3000, batch: int = 64) -> dict[str, Any]:
     import torch
     from stable_baselines3 import PPO
 
-    from agents.export import export_policy
-    from agents.runtime import load_policy
+    from agents.deploy.export import export_policy
+    from agents.deploy.runtime import load_policy
     from envs.factory import make_env
 
     torch.set_num_threads(1)

@@ -23,9 +23,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from agents.org import run_episode
 from agents.records import EpisodeResult
-from agents.scorecard import scorecard
+from agents.scoring.scorecard import scorecard
+from agents.slots.runner import run_episode
 from envs.baselines import baseline
 from experiments.callbacks import evaluate
 

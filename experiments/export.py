@@ -31,8 +31,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from agents.policy_card import ALGOS, PolicyCard
-from agents.runtime import PolicyError
+from agents.deploy.policy_card import ALGOS, PolicyCard
+from agents.deploy.runtime import PolicyError
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.zip"
@@ -154,7 +154,7 @@ def export_model(
         )
     vec = _load_vecnormalize(vn_path, env) if vn_path.is_file() else None
 
-    from agents.export import export_policy
+    from agents.deploy.export import export_policy
 
     training_run = {
         k: v

@@ -6,7 +6,7 @@ Usage::
     python -m experiments.run_org scenario=sc0002 triage=onnx:outputs/export/triage
 
 A policy slot (``triage``, ``sla``, ``cost``) is ``null`` (the rules; no optimizer) or
-``onnx:<dir>``, an exported policy for that role (``agents.slot_policies``); the organization is
+``onnx:<dir>``, an exported policy for that role (``agents.slots.resolve``); the organization is
 then named after it (``rules+triage:onnx``). A value that cannot fill its slot fails with one error
 naming the slot, before anything is written.
 
@@ -31,20 +31,21 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from agents.artifacts import write_artifacts, write_tables
 from agents.knowledge import KnowledgeBase
-from agents.matching import match_alert
-from agents.org import ORG_NAMES, org_config, run_episode
+from agents.org import ORG_NAMES, org_config
 from agents.records import EpisodeResult
-from agents.scorecard import scorecard
-from agents.slot_policies import (
+from agents.scoring.artifacts import write_artifacts, write_tables
+from agents.scoring.matching import match_alert
+from agents.scoring.scorecard import scorecard
+from agents.slots.resolve import (
     SLOTS,
     SlotError,
     org_label,
-    resolve_slot,
+    resolve_slots,
     slot_provenance,
     slotted_config,
 )
+from agents.slots.runner import run_episode
 from envs.sim.ledger import faults_table
 from envs.sim.telemetry import export_jsonl
 from experiments.console import print_scorecard
@@ -129,18 +130,15 @@ def run(
     seeds = getattr(sc.spec.seeds, split).seeds()
     if not 0 < episodes <= len(seeds):
         raise ValueError(f"episodes: expected 1..{len(seeds)} for split {split}, got {episodes}")
-    policies = {s: resolve_slot(s, v) for s, v in zip(SLOTS, (triage, sla, cost), strict=True)}
-    slotted_config(org_config(org), policies)  # refuses a triage policy without playbooks
-    name = org_label(org, policies)
+    slots = resolve_slots(triage, sla, cost)
+    slotted_config(org_config(org), slots)  # refuses a triage policy without playbooks
+    name = org_label(org, slots)
     out.mkdir(parents=True, exist_ok=True)
     eps: list[EpisodeResult] = []
     ledgers = []
     with KnowledgeBase(out / "knowledge.sqlite") as kb:
         for i, seed in enumerate(tqdm(seeds[:episodes], desc=f"{name} on {sc.name}", unit="ep")):
-            world, ep = run_episode(
-                sc, seed, org, days=days, knowledge=kb, triage=policies["triage"],
-                sla=policies["sla"], cost=policies["cost"],
-            )  # fmt: skip
+            world, ep = run_episode(sc, seed, org, days=days, knowledge=kb, slots=slots)
             review(kb, ep)
             eps.append(ep)
             ledger = faults_table(world)
@@ -153,7 +151,7 @@ def run(
             "preventive_suggestions": kb.preventive_suggestions(),
         }
         if name != org:
-            card["policies"] = slot_provenance(policies)
+            card["policies"] = slot_provenance(slots)
     pd.concat(ledgers, ignore_index=True).to_csv(out / "ledger.csv", index=False)
     write_tables(out, eps)
     write_artifacts(out, eps, card, scenario_title=f"{sc.spec.id} {sc.spec.title}", org=name)

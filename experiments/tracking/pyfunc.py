@@ -3,7 +3,7 @@ r"""An exported policy as an MLflow pyfunc model (models-from-code) for ``mlflow
 ``save_policy_model(policy_dir, dst)`` writes an MLflow model directory whose code is the small
 script ``MODEL_CODE`` (models-from-code: nothing is pickled) and whose artifact is the exported
 policy (``policy.onnx`` + ``policy.json``). Loaded, it is a ``PolicyModel``: it opens the policy
-with the torch-free runtime (``agents.runtime.load_policy``, which checks the card and the
+with the torch-free runtime (``agents.deploy.runtime.load_policy``, which checks the card and the
 sha256) and answers ``predict`` with the deterministic actions.
 
 Input (``/invocations`` or ``pyfunc.load_model(...).predict``): a DataFrame whose columns are the
@@ -39,7 +39,7 @@ MASK_PREFIX = "mask:"
 
 
 def predict_frame(policy: Any, data: Any) -> pd.DataFrame:
-    """The actions of ``policy`` (an ``agents.runtime.OnnxPolicy``) for a batch of inputs.
+    """The actions of ``policy`` (an ``agents.deploy.runtime.OnnxPolicy``) for a batch of inputs.
 
     Raises:
         ValueError: missing feature columns or a wrong number of columns.
@@ -82,7 +82,7 @@ def policy_model() -> Any:
         """Deterministic actions of an exported dataops-gym policy."""
 
         def load_context(self, context: Any) -> None:
-            from agents.runtime import load_policy
+            from agents.deploy.runtime import load_policy
 
             self.policy = load_policy(context.artifacts["policy"])
 
@@ -96,7 +96,7 @@ def _signature(policy_dir: Path) -> Any:
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, Schema, TensorSpec
 
-    from agents.runtime import read_card
+    from agents.deploy.runtime import read_card
 
     card = read_card(policy_dir)
     cols: list[ColSpec | TensorSpec] = [ColSpec("float", f) for f in card.observation.feature_names]
@@ -116,7 +116,7 @@ def _signature(policy_dir: Path) -> Any:
 
 
 def _example(policy_dir: Path) -> pd.DataFrame:
-    from agents.runtime import read_card
+    from agents.deploy.runtime import read_card
 
     card = read_card(policy_dir)
     return pd.DataFrame([np.zeros(len(card.observation.feature_names), dtype=np.float32)],

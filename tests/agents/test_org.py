@@ -7,8 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.incidents import Incident
-from agents.org import Organization, org_config, run_episode
-from agents.scorecard import METRIC_NAMES, scorecard
+from agents.org import Organization, org_config
+from agents.scoring.scorecard import METRIC_NAMES, scorecard
+from agents.slots.runner import run_episode
 from agents.triage import Proposal
 from envs.sim.world import World
 from scenarios import load_scenario

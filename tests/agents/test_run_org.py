@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.scorecard import METRIC_NAMES
-from agents.slot_policies import SlotError
+from agents.scoring.scorecard import METRIC_NAMES
+from agents.slots.resolve import SlotError
 from experiments.run_org import run
 
 ROOT = Path(__file__).resolve().parents[2]

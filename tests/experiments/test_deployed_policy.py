@@ -1,8 +1,8 @@
 """A trained policy deployed in the organization scores as the SB3 model does in its environment.
 
 The SB3 model drives the role's environment (``model.predict(deterministic=True)``); its export
-drives the organization's slot (``run_episode(..., triage=load_policy(dir))``, the same path as
-``run_org triage=onnx:<dir>``). Same seeds, same scorecard.
+drives the organization's slot (``run_episode(..., slots=resolve_slots(triage=load_policy(dir)))``,
+the same path as ``run_org triage=onnx:<dir>``). Same seeds, same scorecard.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
-from agents.export import export_policy
-from agents.org import run_episode
-from agents.runtime import load_policy
-from agents.scorecard import scorecard
+from agents.deploy.export import export_policy
+from agents.deploy.runtime import load_policy
+from agents.scoring.scorecard import scorecard
+from agents.slots.resolve import resolve_slots
+from agents.slots.runner import run_episode
 from envs.factory import make_env
 
 torch.set_num_threads(1)
@@ -50,7 +51,9 @@ def test_exported_policy_in_the_org_scores_as_the_sb3_model_in_the_env(
         done = term or trunc
     assert len({str(a) for a in actions}) > 1, "the policy never varied its action"
     sb3_card = scorecard([env.org.finish()])
-    _world, ep = run_episode(env.scenario, seed, "rules", days=DAYS, **{role: policy})
+    _world, ep = run_episode(
+        env.scenario, seed, "rules", days=DAYS, slots=resolve_slots(**{role: policy})
+    )
     onnx_card = scorecard([ep])
     assert onnx_card["aggregate"] == sb3_card["aggregate"]
     assert onnx_card["episodes"] == sb3_card["episodes"]

@@ -14,7 +14,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from agents.runtime import load_policy
+from agents.deploy.runtime import load_policy
 from envs.factory import make_env
 from experiments.export import infer_algo
 

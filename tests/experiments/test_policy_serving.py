@@ -18,8 +18,8 @@ import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
-from agents.export import export_policy
-from agents.runtime import load_policy
+from agents.deploy.export import export_policy
+from agents.deploy.runtime import load_policy
 from envs.factory import make_env
 from experiments.tracking import MlflowTracker
 from experiments.tracking.pyfunc import MASK_PREFIX, predict_frame, save_policy_model

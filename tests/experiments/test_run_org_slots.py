@@ -39,7 +39,7 @@ def test_a_bad_slot_value_is_one_clear_error_and_writes_nothing(tmp_path, overri
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """An (untrained) MaskablePPO triage policy and a PPO SLA policy, exported to ONNX."""
-    export = pytest.importorskip("agents.export")
+    export = pytest.importorskip("agents.deploy.export")
     torch = pytest.importorskip("torch")
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO

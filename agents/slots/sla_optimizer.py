@@ -4,7 +4,7 @@ Every ``period_min`` the optimizer may make each anomaly family of the Pipeline 
 sensitive and lengthen or shorten the freshness grace. This module is what a policy in that slot
 needs — the observation (``SLA_FEATURES``), the action's meaning (``SLA_ACTIONS``) and its effect
 (``SlaOptimizer.apply``) — shared by the training environment (``envs.sla.SlaEnv``) and the
-organization's SLA-optimizer slot (``agents.policy_slots``), so both compute identical inputs.
+organization's SLA-optimizer slot (``agents.slots.runner``), so both compute identical inputs.
 
 Observation (``float32``, all in [-1, 1]):
 

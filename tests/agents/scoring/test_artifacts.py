@@ -9,8 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agents.artifact_sections import fmt_dur, fmt_time
-from agents.artifacts import FULL_DETAIL_EPISODES, write_artifacts, write_tables
 from agents.records import (
     Alert,
     Diagnosis,
@@ -19,7 +17,9 @@ from agents.records import (
     RemediationStep,
     RootCandidate,
 )
-from agents.scorecard import scorecard
+from agents.scoring.artifact_sections import fmt_dur, fmt_time
+from agents.scoring.artifacts import FULL_DETAIL_EPISODES, write_artifacts, write_tables
+from agents.scoring.scorecard import scorecard
 from envs.sim.records import ActionRecord, FaultRecord
 
 NAN = math.nan

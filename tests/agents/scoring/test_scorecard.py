@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.matching import GRACE_MIN, fault_outcomes, incident_outcomes, match_matrix
 from agents.records import (
     Alert,
     Diagnosis,
@@ -18,7 +17,14 @@ from agents.records import (
     RemediationStep,
     RootCandidate,
 )
-from agents.scorecard import METRIC_NAMES, aggregate, episode_metrics, match_alert, scorecard
+from agents.scoring.matching import GRACE_MIN, fault_outcomes, incident_outcomes, match_matrix
+from agents.scoring.scorecard import (
+    METRIC_NAMES,
+    aggregate,
+    episode_metrics,
+    match_alert,
+    scorecard,
+)
 from envs.sim.records import ActionRecord, FaultRecord
 
 NAN = math.nan

@@ -1,7 +1,7 @@
 """What goes in a policy slot: nothing (the rules), an exported policy (``onnx:<dir>``), an object.
 
-``run_org triage=onnx:outputs/export/policy`` reaches ``resolve_slot("triage", "onnx:...")``,
-which loads the policy with ``agents.runtime.load_policy`` (imported only then: onnxruntime is a
+``run_org triage=onnx:outputs/export/policy`` reaches ``resolve_slot("triage", "onnx:...")``, which
+loads the policy with ``agents.deploy.runtime.load_policy`` (imported only then: onnxruntime is a
 deployment dependency) and refuses, with one ``SlotError`` naming the slot, the value given and what
 fits, anything that cannot fill the slot:
 
@@ -19,15 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from agents.cost_optimizer import COST_ACTIONS, COST_FEATURES, COST_NVEC
-from agents.features import TRIAGE_FEATURES
 from agents.playbooks import ROUTES
-from agents.policy_slots import PolicyLike
-from agents.sla_optimizer import SLA_ACTION_VALUES, SLA_ACTIONS, SLA_FEATURES
+from agents.slots.cost_optimizer import COST_ACTIONS, COST_FEATURES, COST_NVEC
+from agents.slots.features import TRIAGE_FEATURES
+from agents.slots.sla_optimizer import SLA_ACTION_VALUES, SLA_ACTIONS, SLA_FEATURES
 
 if TYPE_CHECKING:
     from agents.org import OrgConfig
@@ -40,6 +39,40 @@ ONNX_PREFIX = "onnx:"
 
 class SlotError(ValueError):
     """A slot value that cannot fill the slot (the message names the slot, the value, what fits)."""
+
+
+@runtime_checkable
+class PolicyLike(Protocol):
+    """What a slot needs of a policy: the deterministic action for one observation.
+
+    ``agents.deploy.runtime.OnnxPolicy`` is one. ``mask`` (triage only) is a bool array over the
+    actions, False where an action is not allowed; a policy may ignore it.
+    """
+
+    def act(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray | int:
+        """An ``int`` (discrete action) or a 1-D int array (one value per action dimension)."""
+        ...
+
+
+class Slots(NamedTuple):
+    """The organization's policy slots, resolved: each a ``PolicyLike`` or None (the rules).
+
+    Build it with ``resolve_slots`` (which loads and checks ``onnx:<dir>`` values once);
+    ``agents.slots.runner.run_episode`` takes it as it is.
+    """
+
+    triage: PolicyLike | None = None
+    sla: PolicyLike | None = None
+    cost: PolicyLike | None = None
+
+    @property
+    def empty(self) -> bool:
+        """No slot is filled: the rules organization, no optimizers."""
+        return all(p is None for p in self)
+
+    def filled(self) -> dict[str, PolicyLike]:
+        """The filled slots by name, in ``SLOTS`` order."""
+        return {s: p for s, p in zip(SLOTS, self, strict=True) if p is not None}
 
 
 @dataclass(frozen=True)
@@ -115,7 +148,7 @@ def resolve_slot(slot: str, value: Any) -> PolicyLike | None:
         value: None (the rules / no optimizer), ``"onnx:<dir>"``, or an object with ``act``.
 
     Returns:
-        None, the loaded ``agents.runtime.OnnxPolicy``, or ``value`` itself.
+        None, the loaded ``agents.deploy.runtime.OnnxPolicy``, or ``value`` itself.
 
     Raises:
         SlotError: an unknown slot, a value of another form, or a policy that does not fit.
@@ -131,7 +164,7 @@ def resolve_slot(slot: str, value: Any) -> PolicyLike | None:
         raise SlotError(
             f"{slot}: got {value!r}, and {str(path)!r} does not exist; {_expected(slot)}"
         )
-    from agents import runtime  # onnxruntime only when a policy is deployed
+    from agents.deploy import runtime  # onnxruntime only when a policy is deployed
 
     try:
         card = runtime.read_card(path)
@@ -149,19 +182,32 @@ def resolve_slot(slot: str, value: Any) -> PolicyLike | None:
     return policy
 
 
+def resolve_slots(triage: Any = None, sla: Any = None, cost: Any = None) -> Slots:
+    """Every slot resolved by ``resolve_slot``, once, into the value ``run_episode`` takes.
+
+    Raises:
+        SlotError: the first slot value that cannot fill its slot.
+    """
+    return Slots(*(resolve_slot(s, v) for s, v in zip(SLOTS, (triage, sla, cost), strict=True)))
+
+
+NO_SLOTS = Slots()
+"""No slot filled: the rules organization, no optimizers."""
+
+
 def slot_kind(policy: PolicyLike) -> str:
     """``onnx`` for an exported policy (it carries a policy card), else ``policy``."""
     return "onnx" if getattr(policy, "card", None) is not None else "policy"
 
 
-def org_label(org: str, policies: dict[str, PolicyLike | None]) -> str:
+def org_label(org: str, slots: Slots) -> str:
     """The organization's name with its filled slots, e.g. ``rules+triage:onnx``."""
-    parts = [f"{s}:{slot_kind(p)}" for s in SLOTS if (p := policies.get(s)) is not None]
+    parts = [f"{s}:{slot_kind(p)}" for s, p in slots.filled().items()]
     return "+".join([org, *parts])
 
 
 def slotted_config(
-    cfg: OrgConfig, policies: dict[str, PolicyLike | None], route_policy: RoutePolicy | None = None
+    cfg: OrgConfig, slots: Slots, route_policy: RoutePolicy | None = None
 ) -> OrgConfig:
     """``cfg`` renamed after its filled slots (``org_label``), checked that the slots fit it.
 
@@ -169,23 +215,18 @@ def slotted_config(
         SlotError: a triage policy for an organization without playbooks (it never asks for a
             route) or alongside another route policy.
     """
-    if policies.get("triage") is not None and (
-        cfg.automation != "playbooks" or route_policy is not None
-    ):
+    if slots.triage is not None and (cfg.automation != "playbooks" or route_policy is not None):
         raise SlotError(
             f"triage: a route policy needs an organization with playbooks and no other route "
             f"policy (org=rules); got org={cfg.name} (automation {cfg.automation})"
         )
-    return replace(cfg, name=org_label(cfg.name, policies))
+    return replace(cfg, name=org_label(cfg.name, slots))
 
 
-def slot_provenance(policies: dict[str, PolicyLike | None]) -> dict[str, dict[str, Any]]:
+def slot_provenance(slots: Slots) -> dict[str, dict[str, Any]]:
     """Per filled slot: its kind and, for an exported policy, where it came from (JSON-ready)."""
     out: dict[str, dict[str, Any]] = {}
-    for s in SLOTS:
-        p = policies.get(s)
-        if p is None:
-            continue
+    for s, p in slots.filled().items():
         info: dict[str, Any] = {"kind": slot_kind(p)}
         card = getattr(p, "card", None)
         if card is not None:

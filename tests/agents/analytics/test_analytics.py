@@ -13,9 +13,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import agents.analytics
-from agents.access_policy import DEFAULT_POLICY_PATH, AccessPolicy, AccessPolicyError
-from agents.analytics import (
+import agents.analytics.support
+from agents.analytics.access_policy import DEFAULT_POLICY_PATH, AccessPolicy, AccessPolicyError
+from agents.analytics.readiness import OK_WARN, ReadinessOracle, ancestors, inputs, latest_due
+from agents.analytics.support import (
     KINDS,
     READINESS_STATUSES,
     ROSTER,
@@ -25,7 +26,6 @@ from agents.analytics import (
     score_answers,
 )
 from agents.knowledge import KnowledgeBase
-from agents.readiness import OK_WARN, ReadinessOracle, ancestors, inputs, latest_due
 from envs.sim.actions import ActionError
 from envs.sim.world import World
 from scenarios import load_scenario
@@ -245,7 +245,7 @@ def test_lineage_status_unknown_and_knowledge():
 
 
 def test_the_agent_reads_no_hidden_state():
-    src = inspect.getsource(agents.analytics.AnalyticsSupport)
+    src = inspect.getsource(agents.analytics.support.AnalyticsSupport)
     for hidden in ("window_faults", ".faults", ".bad", "damage", "exposure", "ReadinessOracle"):
         assert hidden not in src
 

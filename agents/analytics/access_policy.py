@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_
 
 from scenarios.vocab import Layer
 
-DEFAULT_POLICY_PATH: Final = Path(__file__).resolve().parents[1] / "configs" / "access_policy.yaml"
+DEFAULT_POLICY_PATH: Final = Path(__file__).resolve().parents[2] / "configs" / "access_policy.yaml"
 
 
 class AccessPolicyError(ValueError):

@@ -13,18 +13,20 @@ import numpy as np
 import pytest
 
 from agents.knowledge import KnowledgeBase
-from agents.org import run_episode
 from agents.playbooks import ROUTES
-from agents.policy_slots import PolicyLike
-from agents.scorecard import scorecard
-from agents.slot_policies import (
+from agents.scoring.scorecard import scorecard
+from agents.slots.resolve import (
     SLOT_SPACES,
+    PolicyLike,
     SlotError,
+    Slots,
     org_label,
     resolve_slot,
+    resolve_slots,
     slot_kind,
     slot_provenance,
 )
+from agents.slots.runner import run_episode
 from envs.factory import make_env
 from scenarios import load_scenario
 
@@ -85,7 +87,12 @@ def test_policy_in_the_org_equals_the_env_episode(role, episode):
     env_policy, org_policy = _policy(role), _policy(role)
     env_ep, env_actions = _env_episode(role, seed, env_policy)
     _, org_ep = run_episode(
-        sc, seed, "rules", days=DAYS, knowledge=KnowledgeBase(":memory:"), **{role: org_policy}
+        sc,
+        seed,
+        "rules",
+        days=DAYS,
+        knowledge=KnowledgeBase(":memory:"),
+        slots=resolve_slots(**{role: org_policy}),
     )
     # the same decisions, from the same observations and masks
     assert len(org_policy.seen) == len(env_policy.seen) > 0
@@ -127,7 +134,7 @@ def test_without_slots_the_org_runs_as_before():
     sc = load_scenario("sc0001")
     seed = sc.spec.seeds.eval.seeds()[0]
     _, plain = run_episode(sc, seed, "rules", days=DAYS)
-    _, again = run_episode(sc, seed, "rules", days=DAYS, triage=None, sla=None, cost=None)
+    _, again = run_episode(sc, seed, "rules", days=DAYS, slots=resolve_slots())
     assert plain.org == again.org == "rules"
     assert repr(plain.diagnoses) == repr(again.diagnoses)
 
@@ -136,8 +143,8 @@ def test_slots_combine_and_name_the_organization():
     sc = load_scenario("sc0003")
     seed = sc.spec.seeds.eval.seeds()[0]
     _, ep = run_episode(
-        sc, seed, "rules", days=1.0, triage=_policy("triage"), sla=_policy("sla"),
-        cost=_policy("cost"),
+        sc, seed, "rules", days=1.0,
+        slots=resolve_slots(_policy("triage"), _policy("sla"), _policy("cost")),
     )  # fmt: skip
     assert ep.org == "rules+triage:policy+sla:policy+cost:policy"
 
@@ -165,7 +172,7 @@ def test_unknown_slot_lists_the_slots():
 def test_a_route_policy_needs_playbooks():
     sc = load_scenario("sc0001")
     with pytest.raises(SlotError, match=r"triage: .*org=static"):
-        run_episode(sc, 1_000_000, "static", days=1.0, triage=_policy("triage"))
+        run_episode(sc, 1_000_000, "static", days=1.0, slots=Slots(triage=_policy("triage")))
 
 
 def test_invalid_actions_from_a_policy_name_the_slot():
@@ -179,11 +186,11 @@ def test_invalid_actions_from_a_policy_name_the_slot():
     sc = load_scenario("sc0002")
     seed = sc.spec.seeds.eval.seeds()[1]
     with pytest.raises(ValueError, match=r"triage: the policy returned 99"):
-        run_episode(sc, seed, "rules", days=DAYS, triage=Bad(99))
+        run_episode(sc, seed, "rules", days=DAYS, slots=Slots(triage=Bad(99)))
     with pytest.raises(ValueError, match=r"sla: the policy returned an invalid action"):
-        run_episode(sc, seed, "rules", days=DAYS, sla=Bad(np.array([1, 1])))
+        run_episode(sc, seed, "rules", days=DAYS, slots=Slots(sla=Bad(np.array([1, 1]))))
     with pytest.raises(ValueError, match=r"cost: the policy returned an invalid action"):
-        run_episode(sc, seed, "rules", days=DAYS, cost=Bad(np.array([7, 0])))
+        run_episode(sc, seed, "rules", days=DAYS, slots=Slots(cost=Bad(np.array([7, 0]))))
 
 
 def test_policy_objects_pass_through_and_are_labelled():
@@ -198,5 +205,12 @@ def test_policy_objects_pass_through_and_are_labelled():
 
     onnx_like = Carded(12, (7, 2))
     assert slot_kind(onnx_like) == "onnx"
-    assert org_label("rules", {"triage": None, "cost": onnx_like}) == "rules+cost:onnx"
-    assert slot_provenance({"sla": p, "cost": None}) == {"sla": {"kind": "policy"}}
+    assert org_label("rules", Slots(cost=onnx_like)) == "rules+cost:onnx"
+    assert slot_provenance(Slots(sla=p)) == {"sla": {"kind": "policy"}}
+    assert resolve_slots(sla=p) == Slots(sla=p) and not Slots(sla=p).empty and Slots().empty
+
+
+def test_run_episode_takes_resolved_slots_only():
+    sc = load_scenario("sc0001")
+    with pytest.raises(TypeError, match=r"slots: expected agents.slots.resolve.Slots"):
+        run_episode(sc, 1_000_000, "rules", days=1.0, slots={"triage": None})  # type: ignore[arg-type]

@@ -1,10 +1,10 @@
 """Ground truth against the organization's records: which alert belongs to which fault.
 
-The scorecard (``agents.scorecard``) and the artifacts (``agents.artifacts``) read the tables
-built here: one row per ground-truth fault (``fault_outcomes``) and one per incident
-(``incident_outcomes``), each carrying the facts the metrics are computed from, so a pooled
-metric over many episodes is the same computation over the concatenated tables. The definitions
-themselves are documented in ``agents.scorecard``; this module implements them.
+The scorecard (``agents.scoring.scorecard``) and the artifacts (``agents.scoring.artifacts``) read
+the tables built here: one row per ground-truth fault (``fault_outcomes``) and one per incident
+(``incident_outcomes``), each carrying the facts the metrics are computed from, so a pooled metric
+over many episodes is the same computation over the concatenated tables. The definitions themselves
+are documented in ``agents.scoring.scorecard``; this module implements them.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def fault_end(fault: FaultRecord, horizon: float) -> float:
 
 
 def match_alert(alert: Alert, fault: FaultRecord, horizon: float) -> bool:
-    """Whether ``alert`` is a correct alert for ``fault`` (see ``agents.scorecard``).
+    """Whether ``alert`` is a correct alert for ``fault`` (see ``agents.scoring.scorecard``).
 
     Args:
         alert: the alert.

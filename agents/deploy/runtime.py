@@ -1,15 +1,15 @@
 """The deployment runtime: run an exported policy with onnxruntime and numpy, no torch.
 
-``load_policy(path)`` reads ``policy.json`` (the card, see ``agents.policy_card``), checks that
-``policy.onnx`` is the file the card pins (sha256) and that the graph reads and emits what the card
-says, and returns an ``OnnxPolicy``. Nothing is unpickled: only ONNX and JSON cross the deployment
-boundary (DESIGN.md §11). Anything else — a missing or tampered file, a corrupted or truncated
-graph, a card of another format, environment, role or space, an observation of the wrong shape —
-raises ``PolicyError`` naming what was wrong and what was expected.
+``load_policy(path)`` reads ``policy.json`` (the card, see ``agents.deploy.policy_card``), checks
+that ``policy.onnx`` is the file the card pins (sha256) and that the graph reads and emits what the
+card says, and returns an ``OnnxPolicy``. Nothing is unpickled: only ONNX and JSON cross the
+deployment boundary (DESIGN.md §11). Anything else — a missing or tampered file, a corrupted or
+truncated graph, a card of another format, environment, role or space, an observation of the wrong
+shape — raises ``PolicyError`` naming what was wrong and what was expected.
 
 Example::
 
-    from agents.runtime import load_policy
+    from agents.deploy.runtime import load_policy
 
     policy = load_policy("outputs/export/policy")   # the directory, or its policy.json
     policy.check_env(env)                           # refuses a policy made for another env
@@ -30,7 +30,7 @@ import numpy as np
 import onnxruntime as ort
 from pydantic import ValidationError
 
-from agents.policy_card import PolicyCard, env_version_of
+from agents.deploy.policy_card import PolicyCard, env_version_of
 
 CARD_FILE = "policy.json"
 ONNX_FILE = "policy.onnx"

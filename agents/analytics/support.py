@@ -24,9 +24,9 @@ incident opened after that partition was built. Otherwise the answer says what i
 when it is expected. Access is granted iff the ``AccessPolicy`` (``configs/access_policy.yaml``)
 allows the role that dataset; every answer and decision is appended to the audit log.
 
-``score_answers`` scores answers against the ground truth of ``agents.readiness.ReadinessOracle``
-(the only code here that reads hidden state, kept in its own module). The policy lives in
-``agents.access_policy``.
+``score_answers`` scores answers against the ground truth of
+``agents.analytics.readiness.ReadinessOracle`` (the only code here that reads hidden state, kept in
+its own module). The policy lives in ``agents.analytics.access_policy``.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 import numpy as np
 import simpy
 
-from agents.access_policy import AccessPolicy
-from agents.readiness import OK_WARN, ReadinessOracle, ancestors, inputs, latest_due
+from agents.analytics.access_policy import AccessPolicy
+from agents.analytics.readiness import OK_WARN, ReadinessOracle, ancestors, inputs, latest_due
 from envs.sim.assets import Asset
 from envs.sim.records import PARTITION_STATES as STATE
 from envs.sim.records import WARN

@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.cost_optimizer import COST_FEATURES, SIZE_FACTORS, CostOptimizer
 from agents.org import Organization, org_config
 from agents.playbooks import ROUTES
-from agents.route_mask import ALWAYS_ALLOWED, route_mask
-from agents.sla_optimizer import GRACE_MAX, SLA_ACTIONS, SLA_FEATURES, Z_MAX, Z_MIN, SlaOptimizer
+from agents.slots.cost_optimizer import COST_FEATURES, SIZE_FACTORS, CostOptimizer
+from agents.slots.route_mask import ALWAYS_ALLOWED, route_mask
+from agents.slots.sla_optimizer import (
+    GRACE_MAX,
+    SLA_ACTIONS,
+    SLA_FEATURES,
+    Z_MAX,
+    Z_MIN,
+    SlaOptimizer,
+)
 from agents.triage import Proposal
 from envs.sim.world import World
 from scenarios import load_scenario

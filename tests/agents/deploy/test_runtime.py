@@ -15,12 +15,12 @@ import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
-from agents.export import export_policy
-from agents.runtime import PolicyError, load_policy, read_card, sha256_of
+from agents.deploy.export import export_policy
+from agents.deploy.runtime import PolicyError, load_policy, read_card, sha256_of
 from envs.factory import make_env
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def _repin(d: Path) -> None:
 
 def test_importing_the_runtime_does_not_import_torch():
     code = (
-        "import agents.runtime, sys; "
+        "import agents.deploy.runtime, sys; "
         "heavy = [m for m in ('torch', 'stable_baselines3', 'gymnasium', 'onnx') "
         "if m in sys.modules]; "
         "assert not heavy, heavy"

@@ -3,7 +3,7 @@
 A learned route policy chooses among ``agents.playbooks.ROUTES``; a route whose action's
 preconditions fail on the target (nothing to rerun, no slot to kill, the warehouse already at its
 largest) is masked. Training (``envs.triage.TriageEnv.action_masks``, read by MaskablePPO) and
-deployment (the organization's triage slot, ``agents.policy_slots``) call this one function, so a
+deployment (the organization's triage slot, ``agents.slots.runner``) call this one function, so a
 policy sees the same mask in both.
 """
 

@@ -1,6 +1,6 @@
 """Markdown bodies of the per-agent artifacts (alert record, diagnosis, remediation log).
 
-Used by ``agents.artifacts`` (which writes the incident summary itself): each ``*_sections``
+Used by ``agents.scoring.artifacts`` (which writes the incident summary itself): each ``*_sections``
 function returns the lines of one file after its header, given the episodes shown in full, the
 episodes shown as one row per incident, and the scorecard's pooled metrics. The formatting
 helpers render simulated times as ``day 2 14:05`` and durations as ``12 min``, and never leak a
@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from agents.matching import (
+from agents.records import Alert, EpisodeResult, IncidentSummary
+from agents.scoring.matching import (
     SLA_TARGETS_MIN,
     fault_outcomes,
     first_diagnoses,
@@ -24,7 +25,6 @@ from agents.matching import (
     match_matrix,
     steps_by_incident,
 )
-from agents.records import Alert, EpisodeResult, IncidentSummary
 
 
 # ---------------------------------------------------------------- formatting

@@ -18,11 +18,11 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from agents.export import _action_spec, export_policy
-from agents.features import TRIAGE_FEATURES
+from agents.deploy.export import _action_spec, export_policy
+from agents.deploy.policy_card import PolicyCard
+from agents.deploy.runtime import load_policy, sha256_of
 from agents.playbooks import ROUTES
-from agents.policy_card import PolicyCard
-from agents.runtime import load_policy, sha256_of
+from agents.slots.features import TRIAGE_FEATURES
 from envs.factory import make_env
 
 torch.set_num_threads(1)

@@ -1,10 +1,11 @@
-"""Policy slots: a learned policy makes the organization's triage, SLA or cost decisions.
+"""The slot runner: one episode with the organization in the loop and its policy slots filled.
 
-A policy is anything with ``act(obs, mask=None)`` (``PolicyLike``): an exported ONNX policy from
-``agents.runtime.load_policy``, an SB3 model behind a small adapter, or a test's numpy function.
-It sees arrays, never an environment: the organization builds the same observation and mask the
-training environment builds (``agents.features``, ``agents.route_mask``, ``agents.sla_optimizer``,
-``agents.cost_optimizer``) and applies the action the way the environment's ``step`` does.
+``run_episode(scenario, seed, org, slots=resolve_slots(triage=...))`` runs one episode. A policy is
+anything with ``act(obs, mask=None)`` (``PolicyLike``): an exported ONNX policy from
+``agents.deploy.runtime.load_policy``, an SB3 model behind a small adapter, or a test's numpy
+function. It sees arrays, never an environment: the organization builds the same observation and
+mask the training environment builds (``features``, ``route_mask``, ``sla_optimizer``,
+``cost_optimizer`` of this package) and applies the action the way the environment's ``step`` does.
 
 ======  =======================  ============================================================
 slot    when it decides          what it does
@@ -16,7 +17,7 @@ sla     every ``period_min``     ``SlaOptimizer.observe`` -> ``act`` -> ``SlaOpt
 cost    every ``period_min``     ``CostOptimizer.observe`` -> ``act`` -> ``CostOptimizer.apply``
 ======  =======================  ============================================================
 
-The slot's spaces and the ``onnx:<dir>`` values that fill it are in ``agents.slot_policies``.
+The slot's spaces and the ``onnx:<dir>`` values that fill it are in ``agents.slots.resolve``.
 
 **Same decisions, same world.** An organization running a policy in a slot on seed *s* makes the
 decisions, and produces the world, that the role's environment makes on seed *s* when that policy
@@ -42,36 +43,23 @@ the environments' scheduling exactly, not just their clock:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
 
-from agents.cost_optimizer import CostOptimizer
-from agents.features import triage_features
 from agents.incidents import Incident
+from agents.org import Organization, OrgConfig, org_config
 from agents.playbooks import ROUTES
-from agents.records import RootCandidate
-from agents.route_mask import route_mask
-from agents.sla_optimizer import SlaOptimizer
-from agents.triage import Proposal
+from agents.records import EpisodeResult, RootCandidate
+from agents.slots.cost_optimizer import CostOptimizer
+from agents.slots.features import triage_features
+from agents.slots.resolve import NO_SLOTS, PolicyLike, Slots, slotted_config
+from agents.slots.route_mask import route_mask
+from agents.slots.sla_optimizer import PERIOD_MIN, SlaOptimizer
+from agents.triage import Proposal, RoutePolicy
 from envs.sim.world import World
-
-if TYPE_CHECKING:
-    from agents.org import Organization
-
-
-@runtime_checkable
-class PolicyLike(Protocol):
-    """What a slot needs of a policy: the deterministic action for one observation.
-
-    ``agents.runtime.OnnxPolicy`` is one. ``mask`` (triage only) is a bool array over the actions,
-    False where an action is not allowed; a policy may ignore it.
-    """
-
-    def act(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray | int:
-        """An ``int`` (discrete action) or a 1-D int array (one value per action dimension)."""
-        ...
+from scenarios.spec import Scenario
 
 
 class OptimizerView(Protocol):
@@ -238,3 +226,57 @@ def run_slots(
         view = CostOptimizer(org.world, org.monitor)
         starts.append(OptimizerSlot("cost", cost, view, period_min))
     run_to_horizon(org.world, tuple(starts))
+
+
+def run_episode(
+    scenario: Scenario,
+    seed: int,
+    org: str | OrgConfig,
+    *,
+    days: float | None = None,
+    knowledge: Any = None,
+    route_policy: RoutePolicy | None = None,
+    slots: Slots = NO_SLOTS,
+    period_min: float = PERIOD_MIN,
+) -> tuple[World, EpisodeResult]:
+    """Simulate one episode with an organization in the loop.
+
+    Args:
+        scenario: the scenario.
+        seed: the episode seed.
+        org: an organization's name or config.
+        days: horizon override in days.
+        knowledge: the knowledge base (or None).
+        route_policy: the rules organization's triage route slot (default: the rules' choice).
+        slots: the policy slots, resolved once by ``agents.slots.resolve.resolve_slots`` (default:
+            none filled — the rules, no optimizers). With any slot filled the episode runs as the
+            role's environment runs it and the organization is named after its slots
+            (``rules+triage:onnx``).
+        period_min: minutes between the SLA and cost optimizers' decisions.
+
+    Returns:
+        The world (for its telemetry) and the organization's episode result.
+
+    Raises:
+        TypeError: ``slots`` is not a ``Slots`` value.
+        SlotError: a triage policy for an organization without playbooks.
+    """
+    if not isinstance(slots, Slots):
+        raise TypeError(
+            f"slots: expected agents.slots.resolve.Slots (from resolve_slots(...)), got "
+            f"{type(slots).__name__}"
+        )
+    cfg = org_config(org) if isinstance(org, str) else org
+    world = World(scenario, seed, days=days)
+    if slots.empty:
+        o = Organization(world, cfg, knowledge=knowledge, route_policy=route_policy)
+        world.run()
+        return world, o.finish()
+    cfg = slotted_config(cfg, slots, route_policy)
+    route = RouteSlot(slots.triage) if slots.triage is not None else None
+    o = Organization(
+        world, cfg, knowledge=knowledge, route_policy=route_policy, decider=route,
+        allow_scaling=slots.cost is None,
+    )  # fmt: skip
+    run_slots(o, route, slots.sla, slots.cost, period_min)
+    return world, o.finish()

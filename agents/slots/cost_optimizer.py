@@ -5,7 +5,7 @@ and whether low-criticality assets' runs are deferred (they queue behind everyth
 module is what a policy in that slot needs — the observation (``COST_FEATURES``), the action's
 meaning (``COST_ACTIONS``) and its effect (``CostOptimizer.apply``) — shared by the training
 environment (``envs.cost.CostEnv``) and the organization's cost-optimizer slot
-(``agents.policy_slots``), so both compute identical inputs. The organization's own warehouse
+(``agents.slots.runner``), so both compute identical inputs. The organization's own warehouse
 scaling must be off while an optimizer owns the warehouse.
 
 Observation (``float32``, all in [-1, 1]):

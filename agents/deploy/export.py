@@ -53,7 +53,7 @@ from stable_baselines3.common.distributions import (
 from stable_baselines3.common.policies import ActorCriticPolicy, BaseModel
 from stable_baselines3.dqn.policies import DQNPolicy
 
-from agents.policy_card import (
+from agents.deploy.policy_card import (
     ALGOS,
     POLICY_ROLES,
     ActionSpec,
@@ -62,7 +62,7 @@ from agents.policy_card import (
     PolicyCard,
     env_version_of,
 )
-from agents.runtime import CARD_FILE, ONNX_FILE, OnnxPolicy, PolicyError, sha256_of
+from agents.deploy.runtime import CARD_FILE, ONNX_FILE, OnnxPolicy, PolicyError, sha256_of
 
 OPSET = 17
 INPUT_NAME = "obs"
@@ -179,7 +179,7 @@ def _observation_spec(space: gym.Space[Any], role: str, env: Any) -> Observation
     base = getattr(env, "unwrapped", env)
     given = getattr(base, "feature_names", None)
     if role == "triage" and given is None:
-        from agents.features import TRIAGE_FEATURES
+        from agents.slots.features import TRIAGE_FEATURES
 
         given = TRIAGE_FEATURES
     return ObservationSpec(

@@ -5,13 +5,13 @@ collateral faults included); the organization is judged only by its records. Tim
 The definitions below are the lab's **contract** (version ``DEFINITIONS_VERSION``); changing one
 is a new version.
 
-Matching (``agents.matching``): an alert *matches* a fault if it fired on the fault's root or an
-affected asset with ``onset <= t <= end + 60`` (end = ``resolved_at``, or the horizon while open).
-For warehouse-wide causes (effect ``external`` or ``demand``) queue, runtime and freshness alerts
-on any non-Source asset match too. An incident matches the faults its alerts match; its *primary*
-fault is the earliest-onset one (ties by id). A fault is *visible* once ``first_visible_at`` is
-set, *detected* if visible with a matching alert; its diagnosis is the first diagnosis of the
-incident holding its first matching alert.
+Matching (``agents.scoring.matching``): an alert *matches* a fault if it fired on the fault's root
+or an affected asset with ``onset <= t <= end + 60`` (end = ``resolved_at``, or the horizon while
+open). For warehouse-wide causes (effect ``external`` or ``demand``) queue, runtime and freshness
+alerts on any non-Source asset match too. An incident matches the faults its alerts match; its
+*primary* fault is the earliest-onset one (ties by id). A fault is *visible* once
+``first_visible_at`` is set, *detected* if visible with a matching alert; its diagnosis is the first
+diagnosis of the incident holding its first matching alert.
 
 =========================  =========================================================================
 metric                     definition (denominator; empty denominator → NaN unless stated)
@@ -54,7 +54,7 @@ rubric_remediation         mean per matched incident, on its primary fault: 1 op
 =========================  =========================================================================
 
 Windows carry wrong data per the partitions' ``wrong_data`` column if present, else by a ledger
-proxy (see ``agents.matching.data_quality_points``). ``aggregate`` pools many episodes:
+proxy (see ``agents.scoring.matching.data_quality_points``). ``aggregate`` pools many episodes:
 percentiles and fractions over all their faults, incidents, alerts and windows, per-day rates
 over their total days, and costs and hours as the mean per episode.
 """
@@ -67,7 +67,8 @@ from typing import Any, Final, NamedTuple
 import numpy as np
 import pandas as pd
 
-from agents.matching import (
+from agents.records import EpisodeResult
+from agents.scoring.matching import (
     SLA_TARGETS_MIN,
     data_quality_points,
     fault_outcomes,
@@ -75,7 +76,6 @@ from agents.matching import (
     match_alert,
     match_matrix,
 )
-from agents.records import EpisodeResult
 
 __all__ = [
     "DEFINITIONS_VERSION",

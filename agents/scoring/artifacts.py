@@ -7,7 +7,7 @@ figures from the scorecard, then incidents. Times are simulated: ``day 1 00:00``
 start. Large runs stay readable: the first ``FULL_DETAIL_EPISODES`` episodes are shown in full,
 later ones as one row per incident (the files say so). The governance files and the incident
 summary are built here; the alert record, diagnosis and remediation log in
-``agents.artifact_sections``.
+``agents.scoring.artifact_sections``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any, Final
 
 import pandas as pd
 
-from agents.artifact_sections import (
+from agents.records import Alert, Diagnosis, EpisodeResult, IncidentSummary, RemediationStep
+from agents.scoring.artifact_sections import (
     EpisodeView,
     alert_sections,
     diagnosis_sections,
@@ -31,8 +32,7 @@ from agents.artifact_sections import (
     table,
     target_text,
 )
-from agents.matching import incident_outcomes
-from agents.records import Alert, Diagnosis, EpisodeResult, IncidentSummary, RemediationStep
+from agents.scoring.matching import incident_outcomes
 
 __all__ = ["FULL_DETAIL_EPISODES", "write_artifacts", "write_tables"]
 
@@ -48,7 +48,7 @@ OWNERSHIP: Final[tuple[tuple[str, str, str, str], ...]] = (
      "`01_agents/diagnosis.md`, `diagnoses.csv`"),
     ("Auto-Remediation", "Data infra team", "`agents/remediation.py`",
      "`01_agents/remediation-log.md`, `remediations.csv`"),
-    ("Analytics Support", "Analytics engineer", "`agents/analytics.py`",
+    ("Analytics Support", "Analytics engineer", "`agents/analytics/support.py`",
      "analyst requests and access decisions (audited)"),
     ("Knowledge Manager", "Data quality owner", "`agents/knowledge.py`",
      "`09_learning/incident-summary.md`, `incidents.csv`"),
@@ -91,7 +91,7 @@ def _spec(meta: dict[str, str], card: dict[str, Any]) -> list[str]:
         ("Contract version", "FND-CONTRACT v1"),
         ("Dimensions", "Layer, Issue type, Severity, Remediation complexity"),
         ("Target MAO size", "5 agents (near-term) → 7 agents (ideal)"),
-        ("Metric definitions", f"`{proto.get('definitions', '')}` (agents/scorecard.py)"),
+        ("Metric definitions", f"`{proto.get('definitions', '')}` (agents/scoring/scorecard.py)"),
     ])  # fmt: skip
     lines += ["## SLA targets and measured performance", ""]
     lines += table(["SLA", "Target", "Met in this run", "Measured over"], [
@@ -278,7 +278,7 @@ def write_artifacts(
     Args:
         out: the run's output folder (created if missing).
         eps: the run's episodes.
-        card: ``agents.scorecard.scorecard(eps)``.
+        card: ``agents.scoring.scorecard.scorecard(eps)``.
         scenario_title: human title of the scenario (e.g. ``SC-0001: Late Data Arrival``).
         org: the organization's name.
 
