@@ -11,7 +11,7 @@ in the simulator, ``envs.sim.causal``.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 Layer = Literal["Source", "Ingestion", "Transformation", "Warehouse", "Delivery"]
 LAYERS: Final[tuple[Layer, ...]] = (
@@ -107,21 +107,8 @@ ActionKind = Literal[
     "rollback",
     "escalate",
 ]
-ACTION_KINDS: Final[tuple[ActionKind, ...]] = (
-    "retry",
-    "wait",
-    "rerun",
-    "backfill",
-    "quarantine",
-    "dedupe",
-    "apply_schema_mapping",
-    "block_downstream",
-    "scale_warehouse",
-    "kill_query",
-    "reprioritize",
-    "rollback",
-    "escalate",
-)
+ACTION_KINDS: Final[tuple[ActionKind, ...]] = get_args(ActionKind)
+"""The action kinds, in the order of ``ActionKind`` (derived from it: one list to edit)."""
 DESTRUCTIVE_ACTIONS: Final[frozenset[ActionKind]] = frozenset(
     {"quarantine", "rollback", "apply_schema_mapping", "kill_query"}
 )
