@@ -37,7 +37,7 @@ from agents.playbooks import plan
 from agents.rca import RootCauseAnalyzer
 from agents.records import Alert, Diagnosis, EpisodeResult, IncidentSummary, RootCandidate
 from agents.remediation import AutoRemediation
-from agents.triage import IssueTriage, Proposal, RoutePolicy, TriageConfig
+from agents.triage import IssueTriage, Proposal, RoutePolicy, RouteRequest, TriageConfig
 from envs.sim.ledger import exposure_hours_by_fault, fault_records, partitions_table
 from envs.sim.oracle import verify, verify_assets
 from envs.sim.world import World
@@ -116,10 +116,8 @@ class Decider(Protocol):
     (a route from ``agents.playbooks.ROUTES``) as the route slot's choice.
     """
 
-    def request(
-        self, inc: Incident, proposal: Proposal, cands: tuple[RootCandidate, ...], severity: str
-    ) -> simpy.Event:
-        """Ask for a route for ``inc``."""
+    def request(self, req: RouteRequest) -> simpy.Event:
+        """Ask for a route for ``req.incident``."""
         ...
 
 
@@ -209,9 +207,10 @@ class Organization:
         w = self.world
         yield w.env.timeout(self.cfg.triage_delay_min)
         if self.cfg.automation == "playbooks" and self.decider is not None:
-            prop, cands, sev = self.triage.propose(inc)
-            chosen = yield self.decider.request(inc, prop, cands, sev)
-            diag = self.triage.finalize(inc, prop, cands, sev, str(chosen))
+            req = self.triage.propose(inc)
+            prop = req.proposal
+            chosen = yield self.decider.request(req)
+            diag = self.triage.finalize(req, str(chosen))
         elif self.cfg.automation == "playbooks":
             diag, prop = self.triage.diagnose(inc)
         else:

@@ -13,11 +13,11 @@ rollback, schema mapping, kill) without evidence on its target.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from agents.evidence import IncidentEvidence, gather_evidence
 from agents.incidents import Incident
 from agents.monitor import PipelineMonitor
 from agents.playbooks import first_route
@@ -59,6 +59,25 @@ class Proposal:
     route: str
     confidence: float
     evidence: tuple[str, ...]
+
+
+class RouteRequest(NamedTuple):
+    """An incident awaiting its route: what the route slot decides from.
+
+    Attributes:
+        incident: the incident.
+        proposal: the rules' proposal (layer 1).
+        candidates: the Root Cause Analyzer's ranked root candidates.
+        severity: the rules' severity.
+        evidence: the evidence layer 1 read, gathered once at triage time (the route slot's
+            features read the same record).
+    """
+
+    incident: Incident
+    proposal: Proposal
+    candidates: tuple[RootCandidate, ...]
+    severity: str
+    evidence: IncidentEvidence
 
 
 class RulesPolicy:
@@ -114,267 +133,258 @@ class IssueTriage:
         self.holidays = holidays
 
     # ------------------------------------------------------------------ layer 1
-    def classify(self, inc: Incident, cands: tuple[RootCandidate, ...]) -> Proposal:
-        """The rules: issue type, subtype/cause, target, route and confidence."""
+    def classify(
+        self, inc: Incident, cands: tuple[RootCandidate, ...], evidence: IncidentEvidence
+    ) -> Proposal:
+        """The rules: issue type, subtype/cause, target, route and confidence.
+
+        The rule families are tried in order — failed runs, schema tests, bad data, slowness and
+        what is left — and the first that recognizes the incident proposes.
+        """
+        root = cands[0].asset if cands else inc.alerts[0].asset
+        facts: list[str] = [f"signals: {', '.join(sorted(evidence.signals))}"]
+        if evidence.external_queries:
+            facts.append(
+                f"{evidence.external_queries} warehouse slots held by queries outside the pipeline"
+            )
+        if "run_failure" in evidence.signals:
+            return self._failed_runs(evidence, facts)
+        if evidence.signals & {"check_failure", "schema_change"}:
+            p = self._schema_tests(inc, facts)
+            if p is not None:
+                return p
+        p = self._bad_data(inc, evidence, facts)
+        if p is not None:
+            return p
+        return self._slowness_or_rest(inc, evidence, root, facts)
+
+    def _failed_runs(self, evidence: IncidentEvidence, facts: list[str]) -> Proposal:
+        """Failed runs: a retry storm, expired credentials, a source outage or a transient."""
         w, mon = self.world, self.monitor
         now = w.now
-        sig = inc.signals()
-        by_signal: dict[str, list[int]] = {}
-        for al in inc.alerts:
-            by_signal.setdefault(al.signal, []).append(al.asset)
-        root = cands[0].asset if cands else inc.alerts[0].asset
-        ev: list[str] = [f"signals: {', '.join(sorted(sig))}"]
-
-        ext = [r for r in w.warehouse.users if getattr(r, "priority", 1) < 0]
-        if ext:
-            ev.append(f"{len(ext)} warehouse slots held by queries outside the pipeline")
-
-        if "run_failure" in sig:
-            failing = sorted(set(by_signal["run_failure"]))
-            recent = [
-                r for a in failing for r in mon.failed_runs[a] if r.ended_at >= inc.opened_at - 60
-            ]
-            classes = Counter(r.error_class for r in recent)
-            text = " ".join(r.error_message.lower() for r in recent)
-            ev.append("errors: " + ", ".join(f"{c}x{n}" for c, n in classes.most_common()))
-            storm = max(
-                (sum(1 for r in mon.failed_runs[a] if r.ended_at >= now - 30) for a in failing),
-                default=0,
-            )
-            if storm >= 6:
-                a = max(failing, key=lambda a: len(mon.failed_runs[a]))
-                ev.append(f"{storm} failed runs of one job in 30 min: a retry loop")
-                return Proposal(
-                    "performance_degradation",
-                    "resource_contention/retry_storm",
-                    a,
-                    "kill_query",
-                    0.75,
-                    tuple(ev),
-                )
-            ing = [a for a in failing if w.assets[a].layer == "Ingestion"]
-            if ing:
-                a = ing[0]
-                srcs = {u.idx for x in ing for u in w.assets[x].ups}
-                src_late = [
-                    s for s in srcs if mon.arrived[s] * w.assets[s].every + w.assets[s].sla < now
-                ]
-                shared = len(ing) >= 2 and len(srcs) == 1
-                auth = classes["AuthError"] + classes["HTTP403"]
-                if auth or "unauthorized" in text or "denied" in text:
-                    rec = self.recurrence(a, "late_arrival", now)
-                    ev.append(f"authentication errors; {rec} earlier late-arrival incidents here")
-                    return Proposal(
-                        "late_arrival", "credentials_expired", a, "escalate", 0.85, tuple(ev)
-                    )
-                if src_late or shared or "sensor" in text or "503" in text:
-                    ev.append(
-                        "source data missing"
-                        if src_late
-                        else "several ingestions of one source fail"
-                    )
-                    target = a
-                    return Proposal(
-                        "late_arrival",
-                        "upstream_outage",
-                        target,
-                        "wait",
-                        0.75 if src_late or shared else 0.6,
-                        tuple(ev),
-                    )
-                rec = self.recurrence(a, "late_arrival", now)
-                if rec >= 2:  # evidence for credentials, but a retry is cheap: try it first
-                    ev.append(f"{rec} earlier late-arrival incidents on this asset")
-                if classes["SourceTimeout"] + classes["HTTP503"] > classes["ConnectionError"]:
-                    return Proposal("late_arrival", "upstream_outage", a, "wait", 0.55, tuple(ev))
-                return Proposal("late_arrival", "transient_failure", a, "retry", 0.65, tuple(ev))
+        failing = evidence.failing
+        classes = evidence.error_classes
+        text = evidence.error_text
+        facts.append("errors: " + ", ".join(f"{c}x{n}" for c, n in classes.most_common()))
+        storm = max(
+            (sum(1 for r in mon.failed_runs[a] if r.ended_at >= now - 30) for a in failing),
+            default=0,
+        )
+        if storm >= 6:
+            a = max(failing, key=lambda a: len(mon.failed_runs[a]))
+            facts.append(f"{storm} failed runs of one job in 30 min: a retry loop")
             return Proposal(
-                "late_arrival", "transient_failure", failing[0], "retry", 0.55, tuple(ev)
+                "performance_degradation",
+                "resource_contention/retry_storm",
+                a,
+                "kill_query",
+                0.75,
+                tuple(facts),
             )
+        ing = evidence.failing_ingestions
+        if not ing:
+            return Proposal(
+                "late_arrival", "transient_failure", failing[0], "retry", 0.55, tuple(facts)
+            )
+        a = ing[0]
+        src_late = evidence.late_sources
+        shared = evidence.shared_source
+        auth = classes["AuthError"] + classes["HTTP403"]
+        if auth or "unauthorized" in text or "denied" in text:
+            rec = self.recurrence(a, "late_arrival", now)
+            facts.append(f"authentication errors; {rec} earlier late-arrival incidents here")
+            return Proposal(
+                "late_arrival", "credentials_expired", a, "escalate", 0.85, tuple(facts)
+            )
+        if src_late or shared or "sensor" in text or "503" in text:
+            facts.append(
+                "source data missing" if src_late else "several ingestions of one source fail"
+            )
+            return Proposal(
+                "late_arrival",
+                "upstream_outage",
+                a,
+                "wait",
+                0.75 if src_late or shared else 0.6,
+                tuple(facts),
+            )
+        rec = self.recurrence(a, "late_arrival", now)
+        if rec >= 2:  # evidence for credentials, but a retry is cheap: try it first
+            facts.append(f"{rec} earlier late-arrival incidents on this asset")
+        if classes["SourceTimeout"] + classes["HTTP503"] > classes["ConnectionError"]:
+            return Proposal("late_arrival", "upstream_outage", a, "wait", 0.55, tuple(facts))
+        return Proposal("late_arrival", "transient_failure", a, "retry", 0.65, tuple(facts))
 
-        if "check_failure" in sig or "schema_change" in sig:
-            details = " ".join(
-                al.detail.lower()
+    def _schema_tests(self, inc: Incident, facts: list[str]) -> Proposal | None:
+        """A failing schema test: a column changed type or was renamed (None: no schema test)."""
+        details = " ".join(
+            al.detail.lower()
+            for al in inc.alerts
+            if al.signal in ("check_failure", "schema_change")
+        )
+        schema_alert = next(
+            (
+                al
                 for al in inc.alerts
-                if al.signal in ("check_failure", "schema_change")
-            )
-            schema_alert = next(
-                (
-                    al
-                    for al in inc.alerts
-                    if (al.signal == "check_failure" and "failed checks: schema" in al.detail)
-                    or (al.signal == "check_failure" and ", schema" in al.detail.split("—")[0])
-                ),
-                None,
-            )
-            if schema_alert is not None:
-                a = schema_alert.asset
-                if "expected" in details and "got" in details:
-                    ev.append("schema test: a column changed type")
-                    return Proposal(
-                        "validation_failure",
-                        "schema_drift/type_changed",
-                        a,
-                        "escalate",
-                        0.85,
-                        tuple(ev),
-                    )
-                if "not found" in details:
-                    ev.append("schema test: a column is missing and a similar one appeared")
-                    return Proposal(
-                        "validation_failure",
-                        "schema_drift/column_renamed",
-                        a,
-                        "apply_schema_mapping",
-                        0.85,
-                        tuple(ev),
-                    )
-                ev.append("schema test failed without detail")
-                return Proposal(
-                    "validation_failure",
-                    "schema_drift/column_renamed",
-                    a,
-                    "apply_schema_mapping",
-                    0.5,
-                    tuple(ev),
-                )
+                if (al.signal == "check_failure" and "failed checks: schema" in al.detail)
+                or (al.signal == "check_failure" and ", schema" in al.detail.split("—")[0])
+            ),
+            None,
+        )
+        if schema_alert is None:
+            return None
+        a = schema_alert.asset
+        if "expected" in details and "got" in details:
+            facts.append("schema test: a column changed type")
+            return Proposal(
+                "validation_failure", "schema_drift/type_changed", a, "escalate", 0.85,
+                tuple(facts),
+            )  # fmt: skip
+        if "not found" in details:
+            facts.append("schema test: a column is missing and a similar one appeared")
+            return Proposal(
+                "validation_failure", "schema_drift/column_renamed", a, "apply_schema_mapping",
+                0.85, tuple(facts),
+            )  # fmt: skip
+        facts.append("schema test failed without detail")
+        return Proposal(
+            "validation_failure", "schema_drift/column_renamed", a, "apply_schema_mapping", 0.5,
+            tuple(facts),
+        )  # fmt: skip
 
+    def _bad_data(
+        self, inc: Incident, evidence: IncidentEvidence, facts: list[str]
+    ) -> Proposal | None:
+        """Duplicates, nulls, shifted values or volume changes (None: no quality signal fits)."""
+        w, mon = self.world, self.monitor
         quality = [
             al
             for al in inc.alerts
             if al.signal in QUALITY_SIGNALS
             and (al.signal != "check_failure" or self._failed_kinds(al.asset) - {"freshness"})
         ]
-        if quality:
-            first = min(quality, key=lambda al: (w.assets[al.asset].layer_idx, al.t))
-            a = first.asset
-            r = mon.last[a]
-            kinds = {al.signal for al in quality}
-            for al in quality:
-                if al.signal == "check_failure":
-                    kinds |= self._failed_kinds(al.asset)
-            exp = w.assets[a].expected[r.window] if r is not None else 1.0
-            ratio = (r.rows / exp) if r is not None and exp else 1.0
-            if "duplicate_rate" in kinds or "unique" in kinds:
-                dup = r.duplicate_rate if r is not None else 0.0
-                ev.append(f"duplicate rate {dup:.2f}, volume x{ratio:.2f} of expected")
-                if dup >= 0.35 and ratio >= 1.6:
-                    return Proposal(
-                        "quality_anomaly", "duplicates/replayed_load", a, "dedupe", 0.8, tuple(ev)
-                    )
-                tgt = self._join_root(a)
+        if not quality:
+            return None
+        first = min(quality, key=lambda al: (w.assets[al.asset].layer_idx, al.t))
+        a = first.asset
+        r = mon.last[a]
+        kinds = {al.signal for al in quality}
+        for al in quality:
+            if al.signal == "check_failure":
+                kinds |= self._failed_kinds(al.asset)
+        exp = w.assets[a].expected[r.window] if r is not None else 1.0
+        ratio = (r.rows / exp) if r is not None and exp else 1.0
+        if "duplicate_rate" in kinds or "unique" in kinds:
+            dup = r.duplicate_rate if r is not None else 0.0
+            facts.append(f"duplicate rate {dup:.2f}, volume x{ratio:.2f} of expected")
+            if dup >= 0.35 and ratio >= 1.6:
                 return Proposal(
-                    "quality_anomaly", "duplicates/bad_join", tgt, "rerun", 0.65, tuple(ev)
+                    "quality_anomaly", "duplicates/replayed_load", a, "dedupe", 0.8, tuple(facts)
                 )
-            if "null_rate" in kinds or "not_null" in kinds:
-                recent_schema = any(al.signal == "schema_change" for al in inc.alerts) or (
-                    r is not None and r.schema_version > 1 and mon.schema[a] != 1
-                )
-                if recent_schema:
-                    ev.append("nulls together with a schema version change")
-                    return Proposal(
-                        "quality_anomaly",
-                        "nulls/upstream_rename",
-                        a,
-                        "apply_schema_mapping",
-                        0.7,
-                        tuple(ev),
-                    )
-                ev.append("nulls without a schema change: the source sends empty values")
+            tgt = self._join_root(a)
+            return Proposal(
+                "quality_anomaly", "duplicates/bad_join", tgt, "rerun", 0.65, tuple(facts)
+            )
+        if "null_rate" in kinds or "not_null" in kinds:
+            recent_schema = any(al.signal == "schema_change" for al in inc.alerts) or (
+                r is not None and r.schema_version > 1 and mon.schema[a] != 1
+            )
+            if recent_schema:
+                facts.append("nulls together with a schema version change")
                 return Proposal(
-                    "quality_anomaly", "nulls/source_nulls", a, "backfill", 0.6, tuple(ev)
-                )
-            if "value_mean" in kinds or "accepted_range" in kinds:
-                shift = (r.value_mean / w.assets[a].spec.value_mean) if r is not None else 1.0
-                ev.append(f"value mean x{shift:.3g} of usual")
-                if shift > 20 or shift < 0.05:
-                    return Proposal(
-                        "quality_anomaly",
-                        "distribution_shift/unit_change",
-                        a,
-                        "escalate",
-                        0.85,
-                        tuple(ev),
-                    )
+                    "quality_anomaly", "nulls/upstream_rename", a, "apply_schema_mapping", 0.7,
+                    tuple(facts),
+                )  # fmt: skip
+            facts.append("nulls without a schema change: the source sends empty values")
+            return Proposal(
+                "quality_anomaly", "nulls/source_nulls", a, "backfill", 0.6, tuple(facts)
+            )
+        if "value_mean" in kinds or "accepted_range" in kinds:
+            shift = (r.value_mean / w.assets[a].spec.value_mean) if r is not None else 1.0
+            facts.append(f"value mean x{shift:.3g} of usual")
+            if shift > 20 or shift < 0.05:
                 return Proposal(
-                    "quality_anomaly",
-                    "distribution_shift/stale_reference",
-                    a,
-                    "rerun",
-                    0.6,
-                    tuple(ev),
-                )
-            if "volume" in kinds:
-                day = int(now // 1440)
-                if day in self.holidays and 0.35 <= ratio <= 0.65:
-                    ev.append("volume drop on a business holiday, of the usual holiday size")
-                    return Proposal("quality_anomaly", "benign", a, "none", 0.8, tuple(ev))
-                if ratio > 1.3 and "runtime" in sig:
-                    ev.append("volume and runtime up together")
-                    return _data_skew(a, ev)
-                src_wide = w.assets[a].layer == "Source" or (
-                    all(w.assets[x.asset].layer in ("Source", "Ingestion") for x in quality)
-                    and len({x.asset for x in quality}) >= 2
-                )
-                ev.append(f"volume x{ratio:.2f} of expected")
-                if src_wide:
-                    return Proposal(
-                        "quality_anomaly",
-                        "volume_drop/upstream_filter_change",
-                        a,
-                        "escalate",
-                        0.6,
-                        tuple(ev),
-                    )
+                    "quality_anomaly", "distribution_shift/unit_change", a, "escalate", 0.85,
+                    tuple(facts),
+                )  # fmt: skip
+            return Proposal(
+                "quality_anomaly", "distribution_shift/stale_reference", a, "rerun", 0.6,
+                tuple(facts),
+            )  # fmt: skip
+        if "volume" in kinds:
+            day = int(w.now // 1440)
+            if day in self.holidays and 0.35 <= ratio <= 0.65:
+                facts.append("volume drop on a business holiday, of the usual holiday size")
+                return Proposal("quality_anomaly", "benign", a, "none", 0.8, tuple(facts))
+            if ratio > 1.3 and "runtime" in evidence.signals:
+                facts.append("volume and runtime up together")
+                return _data_skew(a, facts)
+            src_wide = w.assets[a].layer == "Source" or (
+                all(w.assets[x.asset].layer in ("Source", "Ingestion") for x in quality)
+                and len({x.asset for x in quality}) >= 2
+            )
+            facts.append(f"volume x{ratio:.2f} of expected")
+            if src_wide:
                 return Proposal(
-                    "quality_anomaly", "volume_drop/partial_extract", a, "backfill", 0.65, tuple(ev)
-                )
+                    "quality_anomaly", "volume_drop/upstream_filter_change", a, "escalate", 0.6,
+                    tuple(facts),
+                )  # fmt: skip
+            return Proposal(
+                "quality_anomaly", "volume_drop/partial_extract", a, "backfill", 0.65, tuple(facts)
+            )
+        return None
 
-        wide = mon.recent_assets(frozenset({"runtime", "queue"}), now - 90.0)
+    def _slowness_or_rest(
+        self, inc: Incident, evidence: IncidentEvidence, root: int, facts: list[str]
+    ) -> Proposal:
+        """Slow or queued runs, an additive schema change, late data, or unknown."""
+        w, mon = self.world, self.monitor
+        sig = evidence.signals
+        ext = bool(evidence.external_queries)
+        wide = evidence.wide_slow_assets
         if len(wide) >= 3 and sig & {"runtime", "queue", "freshness"}:
-            ev.append(f"slow or queued runs on {len(wide)} assets in 90 min: warehouse-wide")
-            return _contention(ev, bool(ext), 0.65)
+            facts.append(f"slow or queued runs on {len(wide)} assets in 90 min: warehouse-wide")
+            return _contention(facts, ext, 0.65)
         if "runtime" in sig:
             a = next(al.asset for al in inc.alerts if al.signal == "runtime")
             r = mon.last[a]
             exp = w.assets[a].expected[r.window] if r is not None else 1.0
             ratio = (r.rows / exp) if r is not None and exp else 1.0
-            ev.append(f"runtime anomaly on {w.assets[a].name}; volume x{ratio:.2f}")
+            facts.append(f"runtime anomaly on {w.assets[a].name}; volume x{ratio:.2f}")
             if ratio > 1.3:
-                return _data_skew(a, ev)
+                return _data_skew(a, facts)
             return Proposal(
-                "performance_degradation",
-                "slow_query/plan_regression",
-                a,
-                "kill_query",
-                0.65,
-                tuple(ev),
-            )
+                "performance_degradation", "slow_query/plan_regression", a, "kill_query", 0.65,
+                tuple(facts),
+            )  # fmt: skip
         if "queue" in sig or ("freshness" in sig and len(inc.assets) >= 3):
             if not ext:
-                ev.append("queueing across assets with no outside workload")
-            return _contention(ev, bool(ext), 0.55)
+                facts.append("queueing across assets with no outside workload")
+            return _contention(facts, ext, 0.55)
         if "schema_change" in sig and sig <= {"schema_change"}:
             a = next(al.asset for al in inc.alerts if al.signal == "schema_change")
             if "schema" not in self._failed_kinds(a):
-                ev.append("additive schema change, no test fails")
-                return Proposal("validation_failure", "benign", root, "none", 0.8, tuple(ev))
+                facts.append("additive schema change, no test fails")
+                return Proposal("validation_failure", "benign", root, "none", 0.8, tuple(facts))
             r = mon.last[a]
             text = r.error_message.lower() if r is not None else ""
-            ev.append("schema version changed and a warn-level schema test fails")
+            facts.append("schema version changed and a warn-level schema test fails")
             if "expected" in text and "got" in text:
                 return Proposal(
-                    "validation_failure", "schema_drift/type_changed", a, "escalate", 0.8, tuple(ev)
-                )
+                    "validation_failure", "schema_drift/type_changed", a, "escalate", 0.8,
+                    tuple(facts),
+                )  # fmt: skip
             conf = 0.8 if "not found" in text else 0.5
             return Proposal(
                 "validation_failure", "schema_drift/column_renamed", a, "apply_schema_mapping",
-                conf, tuple(ev),
+                conf, tuple(facts),
             )  # fmt: skip
         if "freshness" in sig:
-            ev.append("late data without failures: wait and re-check before paging anyone")
-            return Proposal("late_arrival", "late_arrival/delayed", root, "watch", 0.6, tuple(ev))
-        return Proposal("unknown", "unknown", root, "escalate", 0.2, tuple(ev))
+            facts.append("late data without failures: wait and re-check before paging anyone")
+            return Proposal(
+                "late_arrival", "late_arrival/delayed", root, "watch", 0.6, tuple(facts)
+            )
+        return Proposal("unknown", "unknown", root, "escalate", 0.2, tuple(facts))
 
     def _failed_kinds(self, asset: int) -> set[str]:
         """Kinds of the checks the asset's latest partition failed."""
@@ -413,28 +423,23 @@ class IssueTriage:
             return "major"
         return "major" if "freshness" in inc.signals() else "minor"
 
-    def propose(self, inc: Incident) -> tuple[Proposal, tuple[RootCandidate, ...], str]:
-        """Layer 1 on ``inc`` now: the rules' proposal, the root candidates and the severity."""
+    def propose(self, inc: Incident) -> RouteRequest:
+        """Layer 1 on ``inc`` now: the evidence, the rules' proposal, candidates and severity."""
         cands = self.rca.rank(inc)
-        p = self.classify(inc, cands)
+        evidence = gather_evidence(self.world, self.monitor, inc)
+        p = self.classify(inc, cands, evidence)
         if p.subtype not in ("benign", "unknown"):
             p = replace(p, route=first_route(p.subtype))
-        return p, cands, self.severity(inc, p)
+        return RouteRequest(inc, p, cands, self.severity(inc, p), evidence)
 
     def diagnose(self, inc: Incident) -> tuple[Diagnosis, Proposal]:
         """Run the three layers on ``inc`` now with this triage's route policy."""
-        p, cands, sev = self.propose(inc)
-        return self.finalize(inc, p, cands, sev, self.policy.choose(p, inc)), p
+        req = self.propose(inc)
+        return self.finalize(req, self.policy.choose(req.proposal, inc)), req.proposal
 
-    def finalize(
-        self,
-        inc: Incident,
-        p: Proposal,
-        cands: tuple[RootCandidate, ...],
-        sev: str,
-        chosen: str,
-    ) -> Diagnosis:
+    def finalize(self, req: RouteRequest, chosen: str) -> Diagnosis:
         """Layers 2 and 3: apply the guardrails to the route slot's choice and write it up."""
+        inc, p, cands, sev = req.incident, req.proposal, req.candidates, req.severity
         route, guard = self._guard(inc, p, chosen, sev)
         layer = self.world.assets[p.target].layer if p.target >= 0 else "Warehouse"
         if p.subtype == "benign":

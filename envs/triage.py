@@ -10,11 +10,10 @@ import simpy
 
 from agents.incidents import Incident
 from agents.playbooks import ROUTES
-from agents.records import RootCandidate
 from agents.scoring.matching import match_alert
 from agents.slots.features import TRIAGE_FEATURES, triage_features
 from agents.slots.route_mask import route_mask
-from agents.triage import Proposal
+from agents.triage import RouteRequest
 from envs.base import DataOpsEnv, check_weights
 from envs.sim.causal import CAUSES
 from scenarios.spec import Scenario
@@ -151,7 +150,7 @@ class TriageEnv(DataOpsEnv):
         self.weights = check_weights(reward_weights, TRIAGE_WEIGHTS)
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (len(TRIAGE_FEATURES),), np.float32)
         self.action_space = gym.spaces.Discrete(len(ROUTES))
-        self.pending: list[tuple[Incident, Proposal, tuple[RootCandidate, ...], str, Any]] = []
+        self.pending: list[tuple[RouteRequest, simpy.Event]] = []
         self._wake: simpy.Event | None = None
         self._seen_closed = 0
         self._credited: set[int] = set()  # faults whose positive rubric was already earned
@@ -160,13 +159,11 @@ class TriageEnv(DataOpsEnv):
         self._t_prev = 0.0
 
     # ------------------------------------------------------------------ the decider hook
-    def request(
-        self, inc: Incident, proposal: Proposal, cands: tuple[RootCandidate, ...], severity: str
-    ) -> simpy.Event:
-        """Called by the organization when ``inc`` needs a route: queue it and pause."""
+    def request(self, req: RouteRequest) -> simpy.Event:
+        """Called by the organization when ``req.incident`` needs a route: queue it and pause."""
         assert self.world is not None
         ev = self.world.env.event()
-        self.pending.append((inc, proposal, cands, severity, ev))
+        self.pending.append((req, ev))
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
         return ev
@@ -201,11 +198,11 @@ class TriageEnv(DataOpsEnv):
             raise ValueError(f"action: expected an int in 0..{len(ROUTES) - 1}, got {action!r}")
         terms = dict.fromkeys(self.weights, 0.0)
         if self.pending:
-            inc, prop, _cands, _sev, ev = self.pending.pop(0)
+            req, ev = self.pending.pop(0)
             route = ROUTES[int(action)]
             assert self.org is not None
             if route in DESTRUCTIVE_ACTIONS and not self.org.triage.has_evidence(
-                inc, route, prop.target
+                req.incident, route, req.proposal.target
             ):
                 terms["unsafe"] = -1.0
             ev.succeed(route)
@@ -221,16 +218,14 @@ class TriageEnv(DataOpsEnv):
         """Routes whose simulator preconditions hold on the pending incident's target."""
         if not self.pending or self.world is None:
             return np.ones(len(ROUTES), dtype=bool)
-        _inc, prop, _c, _s, _ev = self.pending[0]
-        return route_mask(self.world, prop)
+        return route_mask(self.world, self.pending[0][0].proposal)
 
     # ------------------------------------------------------------------ helpers
     def _obs(self) -> np.ndarray:
         if not self.pending:
             return np.zeros(len(TRIAGE_FEATURES), dtype=np.float32)
-        inc, prop, cands, sev, _ev = self.pending[0]
         assert self.org is not None
-        return triage_features(self.org, inc, prop, cands, sev)
+        return triage_features(self.org, self.pending[0][0])
 
     def _accrued(self) -> dict[str, float]:
         assert self.org is not None and self.world is not None
@@ -291,10 +286,10 @@ class TriageEnv(DataOpsEnv):
             "action_mask": self.action_masks(),
         }
         if self.pending:
-            inc, prop, *_ = self.pending[0]
-            faults = self._faults_of(inc)
-            info["incident_id"] = inc.incident_id
-            info["rules_route"] = prop.route
+            req = self.pending[0][0]
+            faults = self._faults_of(req.incident)
+            info["incident_id"] = req.incident.incident_id
+            info["rules_route"] = req.proposal.route
             if faults:
                 f = min(faults, key=lambda f: (f.onset, f.fault_id))
                 info["true_cause"] = f.root_cause
@@ -309,7 +304,7 @@ class TriageEnv(DataOpsEnv):
         """The route that reads the hidden ground truth (analysis only, never a leaderboard)."""
         if not self.pending:
             return ROUTES.index("none")
-        inc, prop, *_ = self.pending[0]
+        req = self.pending[0][0]
         info = self._info({})
         cause = str(info.get("true_cause"))
         best = _CAUSE_ROUTE.get(cause, str(info["true_best_fix"]))
@@ -317,8 +312,8 @@ class TriageEnv(DataOpsEnv):
             best = "escalate"
         root = info.get("true_root_asset", -1)
         secondary = (
-            root != prop.target
-            and root not in inc.assets
+            root != req.proposal.target
+            and root not in req.incident.assets
             and cause != "source_outage"
             and cause not in _WAREHOUSE_WIDE
         )

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agents.playbooks import ROUTES
-from agents.records import SIGNALS, RootCandidate
-from agents.triage import QUALITY_SIGNALS, Proposal
+from agents.records import SIGNALS
+from agents.triage import QUALITY_SIGNALS, RouteRequest
 from scenarios.vocab import ISSUE_TYPES, LAYERS
 
 if TYPE_CHECKING:
-    from agents.incidents import Incident
     from agents.org import Organization
 
 ERROR_GROUPS = (
@@ -78,35 +77,29 @@ def _clip(x: float, lo: float = -1.0, hi: float = 1.0) -> float:
     return lo if x < lo else hi if x > hi else x
 
 
-def triage_features(
-    org: Organization,
-    inc: Incident,
-    proposal: Proposal,
-    cands: tuple[RootCandidate, ...],
-    severity: str,
-) -> np.ndarray:
-    """The observation of the triage route slot for ``inc`` now.
+def triage_features(org: Organization, req: RouteRequest) -> np.ndarray:
+    """The observation of the triage route slot for ``req.incident`` now.
 
     Args:
         org: the organization (its monitor, knowledge base hook and world's public parts).
-        inc: the incident awaiting a route.
-        proposal: the rules' proposal (its route and confidence are features: the rules' prior).
-        cands: the Root Cause Analyzer's candidates.
-        severity: the rules' severity.
+        req: the incident awaiting a route, with the rules' proposal (its route and confidence
+            are features: the rules' prior), the RCA candidates, the rules' severity and the
+            evidence the rules read (``agents.evidence``: failed runs, late sources, outside
+            workload, warehouse-wide slowness — the same record, so policy and rules agree).
 
     Returns:
         float32 vector of ``len(TRIAGE_FEATURES)`` values in [-1, 1].
     """
+    inc, proposal, cands, severity, ev = req
     w, mon = org.world, org.monitor
     now = w.now
-    sig = inc.signals()
+    sig = ev.signals
     f: list[float] = [1.0 if s in sig else 0.0 for s in SIGNALS]
     first = inc.alerts[0]
     f += [1.0 if first.layer == x else 0.0 for x in LAYERS]
     root = cands[0].asset if cands else first.asset
     f += [1.0 if w.assets[root].layer == x else 0.0 for x in LAYERS]
-    failing = sorted({a.asset for a in inc.alerts if a.signal == "run_failure"})
-    recent = [r for a in failing for r in mon.failed_runs[a] if r.ended_at >= inc.opened_at - 60]
+    recent = ev.recent_failures
     n_recent = max(1, len(recent))
     f += [sum(1 for r in recent if r.error_class in group) / n_recent for _, group in ERROR_GROUPS]
     text = " ".join(a.detail.lower() for a in inc.alerts)
@@ -125,14 +118,10 @@ def triage_features(
     f.append(1.0 if "schema_change" in sig or mon.schema[target] > 1 else 0.0)
     f.append(_clip(len(inc.assets) / 10.0))
     f.append(_clip(sum(1 for x in mon.failed_runs[target] if x.ended_at >= now - 30) / 10.0))
-    srcs = {u.idx for a in failing for u in w.assets[a].ups if u.layer == "Source"}
-    late = [s for s in srcs if mon.arrived[s] * w.assets[s].every + w.assets[s].sla < now]
-    f.append(1.0 if late else 0.0)
-    ing = [a for a in failing if w.assets[a].layer == "Ingestion"]
-    f.append(1.0 if len(ing) >= 2 and len(srcs) == 1 else 0.0)
-    f.append(1.0 if any(getattr(q, "priority", 1) < 0 for q in w.warehouse.users) else 0.0)
-    wide = mon.recent_assets(frozenset({"runtime", "queue"}), now - 90.0)
-    f.append(_clip(len(wide) / 10.0))
+    f.append(1.0 if ev.late_sources else 0.0)
+    f.append(1.0 if ev.shared_source else 0.0)
+    f.append(1.0 if ev.external_queries else 0.0)
+    f.append(_clip(len(ev.wide_slow_assets) / 10.0))
     f.append(_clip(org.recurrence(target, proposal.issue_type, now) / 5.0))
     f.append(_clip((now - inc.opened_at) / 60.0 / 24.0))
     hour = (now / 60.0) % 24.0

@@ -48,16 +48,15 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from agents.incidents import Incident
 from agents.org import Organization, OrgConfig, org_config
 from agents.playbooks import ROUTES
-from agents.records import EpisodeResult, RootCandidate
+from agents.records import EpisodeResult
 from agents.slots.cost_optimizer import CostOptimizer
 from agents.slots.features import triage_features
 from agents.slots.resolve import NO_SLOTS, PolicyLike, Slots, slotted_config
 from agents.slots.route_mask import route_mask
 from agents.slots.sla_optimizer import PERIOD_MIN, SlaOptimizer
-from agents.triage import Proposal, RoutePolicy
+from agents.triage import RoutePolicy, RouteRequest
 from envs.sim.world import World
 from scenarios.spec import Scenario
 
@@ -93,7 +92,7 @@ class RouteSlot:
     def __init__(self, policy: PolicyLike) -> None:
         self.policy = policy
         self.org: Organization | None = None
-        self.pending: list[tuple[Incident, Proposal, tuple[RootCandidate, ...], str, Any]] = []
+        self.pending: list[tuple[RouteRequest, simpy.Event]] = []
         self.decisions: list[tuple[int, str]] = []
         self._armed = False
 
@@ -101,14 +100,12 @@ class RouteSlot:
         """Attach to the organization whose incidents this slot routes (before the world runs)."""
         self.org = org
 
-    def request(
-        self, inc: Incident, proposal: Proposal, cands: tuple[RootCandidate, ...], severity: str
-    ) -> simpy.Event:
-        """Queue ``inc``; its route comes in the same SimPy step the triage environment's would."""
+    def request(self, req: RouteRequest) -> simpy.Event:
+        """Queue ``req``; its route comes in the same SimPy step the triage environment's would."""
         assert self.org is not None, "RouteSlot.bind(org) must be called before the world runs"
         env = self.org.world.env
         ev = env.event()
-        self.pending.append((inc, proposal, cands, severity, ev))
+        self.pending.append((req, ev))
         if not self._armed:
             # the environment's wake-up, then its stop condition one event later
             self._armed = True
@@ -122,11 +119,11 @@ class RouteSlot:
         assert self.org is not None
         self._armed = False
         while self.pending:
-            inc, prop, cands, sev, ev = self.pending.pop(0)
-            obs = triage_features(self.org, inc, prop, cands, sev)
-            action = self.policy.act(obs, route_mask(self.org.world, prop))
+            req, ev = self.pending.pop(0)
+            obs = triage_features(self.org, req)
+            action = self.policy.act(obs, route_mask(self.org.world, req.proposal))
             route = ROUTES[_route_index(action)]
-            self.decisions.append((inc.incident_id, route))
+            self.decisions.append((req.incident.incident_id, route))
             ev.succeed(route)
 
 

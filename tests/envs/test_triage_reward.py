@@ -54,7 +54,7 @@ def _run(env, seed: int, choose) -> tuple[float, float, int]:  # type: ignore[no
 
 def _watch_symptoms(env, info) -> int:  # type: ignore[no-untyped-def]
     # fix an undersized warehouse only from its root asset's incident; watch its other symptoms
-    _inc, prop, *_ = env.pending[0]
+    prop = env.pending[0][0].proposal
     if info.get("true_cause") == "undersized_warehouse" and prop.target != info["true_root_asset"]:
         return ROUTES.index("watch")
     return env.oracle_route()
