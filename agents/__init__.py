@@ -7,7 +7,8 @@ module / package       what it holds
 ``monitor``            Pipeline Monitor: detection, deduplicated and grouped alerts
 ``incidents``          the incident book the monitor groups alerts into
 ``history``            the history the monitor's baselines are primed with
-``triage``             Issue Triage: rule layer, route slot, guardrails
+``evidence``           the evidence about one incident, gathered once, read by rules and policies
+``triage``             Issue Triage: rule layer, route slot, guardrails (``RouteRequest``)
 ``rca``                Root Cause Analyzer: root assets ranked through lineage
 ``playbooks``          routes and their remediation ladders
 ``remediation``        Auto-Remediation: runs the ladders, verifies, escalates

@@ -131,15 +131,12 @@ def _names(given: Any, n: int, prefix: str) -> tuple[str, ...]:
     return tuple(f"{prefix}{i}" for i in range(n))
 
 
-def _action_spec(space: gym.Space[Any], role: str, env: Any) -> ActionSpec:
+def _action_spec(space: gym.Space[Any], env: Any) -> ActionSpec:
+    """The card's action: the space with the env's ``action_names`` (generic if none)."""
     base = getattr(env, "unwrapped", env)
     given = getattr(base, "action_names", None)
     if isinstance(space, gym.spaces.Discrete):
         n = int(space.n)
-        if role == "triage" and given is None:
-            from agents.playbooks import ROUTES
-
-            given = ROUTES
         return ActionSpec(kind="discrete", n=n, action_names=_names(given, n, "action_"))
     if isinstance(space, gym.spaces.MultiDiscrete) and space.nvec.ndim == 1:
         nvec = tuple(int(k) for k in space.nvec)
@@ -172,16 +169,13 @@ def _action_spec(space: gym.Space[Any], role: str, env: Any) -> ActionSpec:
     )
 
 
-def _observation_spec(space: gym.Space[Any], role: str, env: Any) -> ObservationSpec:
+def _observation_spec(space: gym.Space[Any], env: Any) -> ObservationSpec:
+    """The card's observation: the box with the env's ``feature_names`` (generic if none)."""
     if not isinstance(space, gym.spaces.Box) or space.dtype != np.float32:
         raise ValueError(f"observation space {space}: not exportable; expected a float32 Box")
     n = int(np.prod(space.shape))
     base = getattr(env, "unwrapped", env)
     given = getattr(base, "feature_names", None)
-    if role == "triage" and given is None:
-        from agents.slots.features import TRIAGE_FEATURES
-
-        given = TRIAGE_FEATURES
     return ObservationSpec(
         shape=tuple(int(d) for d in space.shape),
         low=tuple(float(x) for x in np.ravel(space.low)),
@@ -348,8 +342,8 @@ def export_policy(
     torch.set_num_threads(1)
     _check_model(model, env, algo, role)
     obs_space, act_space = model.observation_space, model.action_space
-    observation = _observation_spec(obs_space, role, env)
-    action = _action_spec(act_space, role, env)
+    observation = _observation_spec(obs_space, env)
+    action = _action_spec(act_space, env)
     norm = normalization_of(vecnormalize)
     output_name = "q_values" if algo == "dqn" else "logits"
     net = _ScoreNet(model.policy, norm).eval()

@@ -152,14 +152,14 @@ def test_multidiscrete_card_names(tmp_path, scenario, role):
 def test_action_names_from_the_env_in_any_documented_shape():
     space = gym.spaces.MultiDiscrete([3, 2])
     nested = SimpleNamespace(action_names=(("lower", "keep", "raise"), ("now", "defer")))
-    spec = _action_spec(space, "sla", nested)
+    spec = _action_spec(space, nested)
     assert spec.action_names == (("lower", "keep", "raise"), ("now", "defer"))
     per_dim = SimpleNamespace(action_names=("volume", "grace"))
-    spec = _action_spec(space, "sla", per_dim)
+    spec = _action_spec(space, per_dim)
     assert spec.dimension_names == ("volume", "grace")
     assert spec.action_names[1] == ("grace=0", "grace=1")
     mapping = SimpleNamespace(action_names={"size": ("s", "m", "l"), "defer": ("no", "yes")})
-    spec = _action_spec(space, "cost", mapping)
+    spec = _action_spec(space, mapping)
     assert spec.dimension_names == ("size", "defer") and spec.action_names[0] == ("s", "m", "l")
 
 
