@@ -13,9 +13,9 @@ import pytest
 
 from agents.knowledge import KnowledgeBase, ParetoRow, Pattern
 from agents.records import IncidentSummary, RemediationStep
+from tests.conftest import NAN, ROOT
 
-REPO = Path(__file__).resolve().parents[2]
-NAN = math.nan
+REPO = ROOT
 NOW = 10 * 1440.0  # weekly review at day 10: window [3 days, 10 days) = [4320, 14400)
 
 

@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from agents.scoring.scorecard import METRIC_NAMES
 from agents.slots.resolve import SlotError
 from experiments.run_org import run
+from tests.conftest import ARTIFACT_DOCS, ARTIFACT_TABLES, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = [
+    *ARTIFACT_DOCS,
+    *ARTIFACT_TABLES,
+    "ledger.csv",
+    "events.openlineage.jsonl",
+    "knowledge.sqlite",
+    "scorecard.json",
+]
 ARTIFACTS = [
     "00_governance/file-ownership.md",
     "00_governance/scaffold-spec.md",

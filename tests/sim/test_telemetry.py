@@ -34,8 +34,9 @@ from envs.sim.telemetry import (
 )
 from scenarios import load_pipeline
 from scenarios.spec import AssetSpec, CheckSpec
+from tests.conftest import ROOT
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = ROOT
 
 ASSETS = [
     AssetSpec(

@@ -18,9 +18,9 @@ from stable_baselines3 import PPO
 from agents.deploy.export import export_policy
 from agents.deploy.runtime import PolicyError, load_policy, read_card, sha256_of
 from envs.factory import make_env
+from tests.conftest import ROOT
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -21,18 +20,12 @@ from agents.scoring.artifact_sections import fmt_dur, fmt_time
 from agents.scoring.artifacts import FULL_DETAIL_EPISODES, write_artifacts, write_tables
 from agents.scoring.scorecard import scorecard
 from envs.sim.records import ActionRecord, FaultRecord
+from scenarios import vocab
+from tests.conftest import ARTIFACT_DOCS, NAN
 
-NAN = math.nan
 NAMES = ["crm_api", "ingest_crm", "stg_customers", "fct_revenue", "revenue_dashboard"]
-LAYERS = ["Source", "Ingestion", "Transformation", "Warehouse", "Delivery"]
-FILES = [
-    "00_governance/file-ownership.md",
-    "00_governance/scaffold-spec.md",
-    "01_agents/alert-record.md",
-    "01_agents/diagnosis.md",
-    "01_agents/remediation-log.md",
-    "09_learning/incident-summary.md",
-]
+LAYERS = list(vocab.LAYERS)
+FILES = list(ARTIFACT_DOCS)
 TARGETS = ["< 5 min", "< 15 min", "< 30 min", "< 2 hours"]
 
 

@@ -26,10 +26,11 @@ from agents.scoring.scorecard import (
     scorecard,
 )
 from envs.sim.records import ActionRecord, FaultRecord
+from scenarios import vocab
+from tests.conftest import NAN
 
-NAN = math.nan
 NAMES = ["src_orders", "ingest_orders", "stg_orders", "fct_orders", "dash_sales"]
-LAYERS = ["Source", "Ingestion", "Transformation", "Warehouse", "Delivery"]
+LAYERS = list(vocab.LAYERS)
 
 
 def fault(fid, issue_type, cause, root, onset, affected, visible, resolved, by, **kw):
