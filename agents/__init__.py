@@ -8,7 +8,8 @@ module / package       what it holds
 ``incidents``          the incident book the monitor groups alerts into
 ``history``            the history the monitor's baselines are primed with
 ``evidence``           the evidence about one incident, gathered once, read by rules and policies
-``triage``             Issue Triage: rule layer, route slot, guardrails (``RouteRequest``)
+``triage``             Issue Triage: route slot and guardrails (``IssueTriage``, ``RouteRequest``)
+``triage_rules``       Issue Triage's rule layer (``TriageRules``, ``Proposal``)
 ``rca``                Root Cause Analyzer: root assets ranked through lineage
 ``playbooks``          routes and their remediation ladders
 ``remediation``        Auto-Remediation: runs the ladders, verifies, escalates
