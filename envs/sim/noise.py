@@ -3,24 +3,27 @@
 Seasonality and holidays are folded into each asset's expected volume (``Asset.predraw``). This
 module adds the rest: Source arrival delays (a few minutes, sometimes late but within the SLA),
 benign added columns (the schema version changes, no check fails), and planned backfills (announced
-extra warehouse load on one asset, which slows everyone else). ``World.planned_backfills`` lists
-the announced windows so a monitor may suppress alerts during them.
+extra warehouse load on one asset, which slows everyone else). ``NoisePlan.backfills`` lists the
+announced windows (the world publishes them as ``World.planned_backfills``) so a monitor may
+suppress alerts during them.
+
+The noise processes need only the SimPy environment, the warehouse and the assets
+(``NoisePlan.start``), so this module does not know the world.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from contextlib import ExitStack
+from typing import Any, NamedTuple
 
 import numpy as np
 import simpy
 
 from envs.sim.assets import Asset
 from envs.sim.rng import Streams
+from envs.sim.warehouse import Warehouse
 from scenarios.spec import NoiseSpec
-
-if TYPE_CHECKING:
-    from envs.sim.world import World
 
 
 class PlannedBackfill(NamedTuple):
@@ -93,26 +96,37 @@ class NoisePlan:
             if d * 1440.0 < horizon_min and eligible
         ]
 
-    def start(self, world: World) -> None:
-        """Start the noise processes in ``world``."""
-        world.planned_backfills = list(self.backfills)
+    def start(self, env: simpy.Environment, warehouse: Warehouse, assets: list[Asset]) -> None:
+        """Start the noise processes: the planned backfills and the benign added columns.
+
+        Args:
+            env: the world's SimPy environment.
+            warehouse: the shared warehouse the backfills take slots of.
+            assets: the compiled assets (index = asset id) whose schema versions change.
+        """
         for b in self.backfills:
-            world.env.process(_backfill(world, b))
+            env.process(_backfill(env, warehouse, b))
         for c in self.benign_columns:
-            world.env.process(_benign_column(world, c))
+            env.process(_benign_column(env, assets[c.asset], c))
 
 
-def _backfill(world: World, b: PlannedBackfill) -> Generator[simpy.Event, Any, None]:
-    env = world.env
+def _backfill(
+    env: simpy.Environment, warehouse: Warehouse, b: PlannedBackfill
+) -> Generator[simpy.Event, Any, None]:
     yield env.timeout(max(0.0, b.start - env.now))
-    reqs = [world.warehouse.request(priority=1) for _ in range(b.slots)]
-    for r in reqs:
-        yield r
-    yield env.timeout(max(0.0, b.end - env.now))
-    for r in reqs:
-        world.warehouse.release(r)
+    with ExitStack() as held:
+        reqs = [warehouse.request(priority=1) for _ in range(b.slots)]
+        # a request's ``with`` releases it on exit; entered last-first, they are released
+        # first-first, in the order they were requested
+        for r in reversed(reqs):
+            held.enter_context(r)
+        for r in reqs:
+            yield r
+        yield env.timeout(max(0.0, b.end - env.now))
 
 
-def _benign_column(world: World, c: BenignColumn) -> Generator[simpy.Event, Any, None]:
-    yield world.env.timeout(max(0.0, c.at - world.env.now))
-    world.assets[c.asset].schema_version += 1
+def _benign_column(
+    env: simpy.Environment, a: Asset, c: BenignColumn
+) -> Generator[simpy.Event, Any, None]:
+    yield env.timeout(max(0.0, c.at - env.now))
+    a.schema_version += 1

@@ -33,7 +33,7 @@ from envs.sim.causal import CAUSES
 from envs.sim.corruption import combine, inherit, merge
 from envs.sim.dynamics import FaultDynamics
 from envs.sim.faults import Fault, fault_params, plan_faults, severity
-from envs.sim.noise import NoisePlan
+from envs.sim.noise import NoisePlan, PlannedBackfill
 from envs.sim.records import (
     BLOCKED,
     FAILED,
@@ -71,6 +71,8 @@ class World(FaultDynamics):
         faults: every fault of the episode, planned and induced, by id.
         log: every run record, in completion order.
         actions: the audit trail of actions taken.
+        planned_backfills: the noise plan's announced backfills (a monitor may suppress
+            alerts during them).
         horizon: episode end in minutes.
     """
 
@@ -116,7 +118,7 @@ class World(FaultDynamics):
         self.undo_data: dict[int, tuple[str, int, Any]] = {}
         self.undone: set[int] = set()
         self._coll_open: dict[tuple[int, int], list[Any]] = {}
-        self.planned_backfills: list[Any] = []
+        self.planned_backfills: list[PlannedBackfill] = list(self.noise.backfills)
         ev = self.streams["evidence"]
         self._evidence = ev.random(1 << 14).tolist()
         self._ev_i = 0
@@ -124,7 +126,7 @@ class World(FaultDynamics):
             self.env.process(self._source_loop(a) if a.layer == "Source" else self._loop(a))
         for f in self.faults:
             self.env.process(self._activate(f))
-        self.noise.start(self)
+        self.noise.start(self.env, self.warehouse, self.assets)
 
     # ------------------------------------------------------------------ public
     @property
