@@ -40,6 +40,22 @@ ENV_IDS = {
 """Registered ids → their scenario (None: given by ``scenario=``)."""
 
 
+def env_id_of(scenario: str) -> str:
+    """The registered id of a scenario.
+
+    Args:
+        scenario: a scenario name (``sc0001``...), as ``Scenario.name`` gives it.
+
+    Returns:
+        The id registered for that scenario in ``ENV_IDS``, else ``dataops/Pipeline-v0`` (which
+        takes any scenario through ``scenario=``).
+    """
+    for env_id, sc in ENV_IDS.items():
+        if sc == scenario:
+            return env_id
+    return "dataops/Pipeline-v0"
+
+
 def register_envs() -> None:
     """Register every id with gymnasium (idempotent)."""
     from gymnasium.envs.registration import register, registry

@@ -33,6 +33,8 @@ from omegaconf import DictConfig
 
 from agents.deploy.policy_card import ALGOS, PolicyCard
 from agents.deploy.runtime import PolicyError
+from envs import env_id_of
+from experiments.algos import algo_class
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.zip"
@@ -131,7 +133,6 @@ def export_model(
         raise ExportError(f"algo: {algo!r} given but {zip_path} holds a {saved} model")
 
     from envs.factory import make_env
-    from experiments.training import algo_class, env_id_of
 
     try:
         env = make_env(scenario, role)

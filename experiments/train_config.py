@@ -14,10 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-ALGOS = ("ppo", "a2c", "dqn", "maskable_ppo")
+from experiments.algos import DISCRETE_ONLY, MASKED
+
 ROLES = ("triage", "sla", "cost")
-DISCRETE_ONLY = ("dqn",)
-MASKED = ("maskable_ppo",)
 
 
 def config_errors(what: str, e: ValidationError) -> str:

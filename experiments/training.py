@@ -43,8 +43,9 @@ from stable_baselines3.common.vec_env import (
     VecNormalize,
 )
 
-from envs import ENV_IDS
+from envs import env_id_of
 from envs.factory import make_env
+from experiments.algos import MASKED, algo_class
 from experiments.callbacks import HeldOutEval, StopOnSignal, TrackerOutput
 from experiments.compare import compare
 from experiments.curves import plot_learning_curve
@@ -56,7 +57,7 @@ from experiments.tracking import (
     is_run_id,
     open_tracker,
 )
-from experiments.train_config import MASKED, TrainConfig
+from experiments.train_config import TrainConfig
 from scenarios import load_scenario
 
 
@@ -68,28 +69,6 @@ class Interrupted(RuntimeError):
         super().__init__(f"training interrupted by {name}; resume with resume={checkpoint}")
         self.signum = signum
         self.checkpoint = checkpoint
-
-
-def algo_class(name: str) -> type[BaseAlgorithm]:
-    """The SB3 class of ``ppo``, ``a2c``, ``dqn`` or ``maskable_ppo``."""
-    if name == "maskable_ppo":
-        from sb3_contrib import MaskablePPO
-
-        return MaskablePPO
-    import stable_baselines3 as sb3
-
-    classes: dict[str, type[BaseAlgorithm]] = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}
-    if name not in classes:
-        raise ValueError(f"algo: unknown {name!r}; expected ppo, a2c, dqn or maskable_ppo")
-    return classes[name]
-
-
-def env_id_of(scenario: str) -> str:
-    """The registered id of a scenario name (``dataops/Pipeline-v0`` for any other)."""
-    for eid, sc in ENV_IDS.items():
-        if sc == scenario:
-            return eid
-    return "dataops/Pipeline-v0"
 
 
 def env_factory(cfg: TrainConfig) -> Callable[[], Any]:
@@ -444,7 +423,6 @@ def _log_outputs(out: Path, cfg: TrainConfig, tracker: Tracker) -> None:
 __all__ = [
     "Interrupted",
     "TrackingError",
-    "algo_class",
     "build_eval_env",
     "build_model",
     "build_vec_env",

@@ -34,9 +34,9 @@ import optuna
 import torch
 import yaml
 
+from experiments.algos import MASKED
 from experiments.callbacks import evaluate
 from experiments.tracking import flatten, open_tracker
-from experiments.train_config import MASKED
 from experiments.training import build_eval_env, build_model, build_vec_env
 from experiments.tune_config import TuneConfig
 

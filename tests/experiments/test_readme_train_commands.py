@@ -20,7 +20,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from experiments.train_config import ALGOS, ROLES, TrainConfig
+from experiments.algos import ALGOS
+from experiments.train_config import ROLES, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
