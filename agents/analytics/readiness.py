@@ -50,13 +50,13 @@ class ReadinessOracle:
     """Ground truth of readiness at any past time, replayed from the world's records (scoring only).
 
     A dataset was ready at ``t`` iff its latest due partition and every upstream partition it is
-    built from were ok or warn and carried no wrong data. Partition states are replayed from the
-    run log and the quarantines of the audit trail; wrong data at Delivery from the exposure
-    intervals; elsewhere from ``world.window_faults`` for a partition's current write, and for a
-    superseded write from the corrupting faults that could have spoiled it (acting at the root,
-    unrepaired upstream) and were still open when it was rewritten — repairs rewrite damaged
-    partitions; a deliberate backfill of clean ones is the rare exception. Checked against the
-    live hidden state under random actions in the tests.
+    built from were ok or warn and carried no wrong data. Partition states are replayed from the run
+    log and the quarantines taken (``world.book.undo_data``, timed by the audit trail); wrong data
+    at Delivery from the exposure intervals; elsewhere from ``world.window_faults`` for a
+    partition's current write, and for a superseded write from the corrupting faults that could have
+    spoiled it (acting at the root, unrepaired upstream) and were still open when it was rewritten —
+    repairs rewrite damaged partitions; a deliberate backfill of clean ones is the rare exception.
+    Checked against the live hidden state under random actions in the tests.
     """
 
     def __init__(self, world: World) -> None:
@@ -69,7 +69,7 @@ class ReadinessOracle:
         done = {r.action_id: r.done_at for r in world.actions}
         undone = {r.undo_of: r.done_at for r in world.actions if r.kind == "rollback"}
         self.quarantined: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-        for aid, (kind, ai, data) in world.undo_data.items():
+        for aid, (kind, ai, data) in world.book.undo_data.items():
             if kind == "quarantine" and aid in done:
                 for k, *_ in data:
                     self.quarantined[(ai, k)].append((done[aid], undone.get(aid, math.inf)))

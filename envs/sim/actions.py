@@ -3,7 +3,10 @@
 ``perform(world, Action(...))`` checks the action's preconditions (an ``ActionError`` names what
 is wrong and nothing changes), assigns an action id and runs it as a SimPy process; when it ends,
 an ``ActionRecord`` with before/after state, cost and outcome joins ``world.actions`` (the audit
-trail). Every action here:
+trail). The world keeps what this module needs to remember about actions (kinds, issue log,
+processes, undo data) in its ``ActionBook`` (``world.book``). This module does not import the
+world: it acts on anything shaped like it (``WorldLike``, a structural ``Protocol``), and
+re-executes windows through the world's public ``reexecute``. Every action here:
 
 =====================  ======================================================================
 kind                   effect (preconditions; duration; undo)
@@ -49,18 +52,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import simpy
 
 from envs.sim.assets import Asset, Corruption
 from envs.sim.causal import SELF_ENDING
 from envs.sim.faults import Fault
-from envs.sim.records import BLOCKED, FAILED, PENDING, QUARANTINED, ActionRecord
+from envs.sim.records import BLOCKED, FAILED, PENDING, QUARANTINED, ActionRecord, RunRecord
+from envs.sim.rng import Streams
+from envs.sim.warehouse import Warehouse
+from scenarios.spec import Scenario
 from scenarios.vocab import ACTION_KINDS
-
-if TYPE_CHECKING:
-    from envs.sim.world import World
 
 UNDOABLE = frozenset(
     {"quarantine", "apply_schema_mapping", "block_downstream", "scale_warehouse", "reprioritize"}
@@ -104,7 +107,106 @@ class Action(NamedTuple):
         return cls(kind, asset, tuple(sorted(params.items())))
 
 
-def precondition(world: World, action: Action) -> str:
+class ActionBook:
+    """What the world remembers about the actions taken (owned by the world, kept by this module).
+
+    Action ids are issued in order from 0 when an action starts (``perform``).
+
+    Attributes:
+        kinds: the kind of each action, by action id.
+        log: (issue time in minutes, action) of each action in issue order; replaying it
+            reproduces the episode (``envs.sim.episode``).
+        procs: the SimPy process of each action, by action id (wait on it to finish).
+        undo_data: per undoable action that took effect, by action id,
+            ``(kind, asset index, what rollback restores)``; kept after a rollback (see
+            ``undone``). An undoable action without an entry has not taken effect yet.
+        undone: ids of the actions that were rolled back.
+    """
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+        self.log: list[tuple[float, Action]] = []
+        self.procs: dict[int, simpy.Process] = {}
+        self.undo_data: dict[int, tuple[str, int, Any]] = {}
+        self.undone: set[int] = set()
+
+
+class WorldLike(Protocol):
+    """What actions read and change of the world (``envs.sim.world.World`` is one).
+
+    Attributes:
+        env: the SimPy environment (time unit: minutes).
+        scenario: the loaded scenario (human response and cost parameters).
+        seed: the episode seed (common random numbers of escalations).
+        streams: the episode's random streams (``actions``, ``human``).
+        assets: compiled assets in topological order (index = asset id).
+        warehouse: the shared warehouse.
+        faults: every fault of the episode, by id.
+        log: every run record, in completion order.
+        actions: the audit trail this module appends to.
+        book: the bookkeeping of actions this module keeps.
+        window_faults: per damaged (asset, window), the ids of the faults that damaged it.
+        collateral: collateral damage records ``[aid, asset, window, what, start, end]``.
+        human_minutes: human hands-on minutes so far (escalations add to it).
+        action_cost: cost of the actions so far (each finished action adds to it).
+    """
+
+    env: simpy.Environment
+    scenario: Scenario
+    seed: int
+    streams: Streams
+    assets: list[Asset]
+    warehouse: Warehouse
+    faults: list[Fault]
+    log: list[RunRecord]
+    actions: list[ActionRecord]
+    book: ActionBook
+    window_faults: dict[tuple[int, int], tuple[int, ...]]
+    collateral: list[list[Any]]
+    human_minutes: float
+    action_cost: float
+
+    @property
+    def now(self) -> float:
+        """Current simulated time in minutes."""
+        ...
+
+    def reexecute(
+        self, a: Asset, k: int, trigger: str, aid: int = -1
+    ) -> Generator[simpy.Event, Any, RunRecord]:
+        """Run window ``k`` of ``a`` again now, as its next attempt, for action ``aid``."""
+        ...
+
+    def end_cause(self, f: Fault, aid: int = -1) -> None:
+        """Stop a fault's cause now (``aid``: the action that stopped it)."""
+        ...
+
+    def induce(self, a: Asset, aid: int) -> Fault:
+        """Start a collateral fault at ``a`` caused by action ``aid``."""
+        ...
+
+    def open_faults(self) -> list[Fault]:
+        """Faults that started and are not resolved."""
+        ...
+
+    def close_exposure(self, a: Asset, k: int) -> None:
+        """End wrong-data exposure of a Delivery window."""
+        ...
+
+    def add_collateral(self, aid: int, a: Asset, k: int, what: str) -> None:
+        """Record collateral damage by action ``aid`` on ``a``[``k``]."""
+        ...
+
+    def recompute_done(self, a: Asset) -> None:
+        """Recompute ``a.done_until`` from scratch and wake waiting consumers."""
+        ...
+
+    def release_waiters(self, a: Asset) -> None:
+        """Wake consumers of ``a`` after a state change that may unblock them."""
+        ...
+
+
+def precondition(world: WorldLike, action: Action) -> str:
     """Why ``action`` cannot be taken now ("" if it can). Never changes the world."""
     kind, ai = action.kind, action.asset
     if kind not in ACTION_KINDS:
@@ -182,24 +284,25 @@ def precondition(world: World, action: Action) -> str:
         t = p.get("target")
         if t is None:
             return "params.target: rollback needs the action id to undo"
-        if t >= len(world.action_kinds):
+        book = world.book
+        if t >= len(book.kinds):
             return f"params.target: no action {t}"
-        tk = world.action_kinds[t]
+        tk = book.kinds[t]
         if tk not in UNDOABLE:
             return f"params.target: {tk} cannot be undone; undoable: {', '.join(sorted(UNDOABLE))}"
-        if t in world.undone:
+        if t in book.undone:
             return f"params.target: action {t} was already undone"
-        if t not in world.undo_data:
+        if t not in book.undo_data:
             return f"params.target: action {t} has not finished yet"
     return ""
 
 
-def allowed(world: World, kind: str, asset: int = -1, **params: Any) -> bool:
+def allowed(world: WorldLike, kind: str, asset: int = -1, **params: Any) -> bool:
     """True if ``kind`` on ``asset`` passes its preconditions now."""
     return precondition(world, Action.make(kind, asset, **params)) == ""
 
 
-def perform(world: World, action: Action) -> int:
+def perform(world: WorldLike, action: Action) -> int:
     """Start ``action`` now and return its id; raise ``ActionError`` if a precondition fails.
 
     Args:
@@ -207,20 +310,21 @@ def perform(world: World, action: Action) -> int:
         action: what to do.
 
     Returns:
-        The action id; ``world.action_procs[id]`` is the SimPy process (wait on it to finish).
+        The action id; ``world.book.procs[id]`` is the SimPy process (wait on it to finish).
     """
     why = precondition(world, action)
     if why:
         target = world.assets[action.asset].name if 0 <= action.asset < len(world.assets) else ""
         raise ActionError(f"{action.kind}{' on ' + target if target else ''} refused: {why}")
-    aid = len(world.action_kinds)
-    world.action_kinds.append(action.kind)
-    world.action_log.append((world.now, action))
-    world.action_procs[aid] = world.env.process(_run(world, aid, action))
+    book = world.book
+    aid = len(book.kinds)
+    book.kinds.append(action.kind)
+    book.log.append((world.now, action))
+    book.procs[aid] = world.env.process(_run(world, aid, action))
     return aid
 
 
-def _run(world: World, aid: int, action: Action) -> Generator[simpy.Event, Any, None]:
+def _run(world: WorldLike, aid: int, action: Action) -> Generator[simpy.Event, Any, None]:
     a = world.assets[action.asset] if action.asset >= 0 else None
     p = {**_DEFAULTS.get(action.kind, {}), **dict(action.params)}
     issued = world.now
@@ -260,7 +364,7 @@ def _run(world: World, aid: int, action: Action) -> Generator[simpy.Event, Any, 
 
 
 class _Ctx:
-    def __init__(self, world: World, aid: int, kind: str) -> None:
+    def __init__(self, world: WorldLike, aid: int, kind: str) -> None:
         self.world = world
         self.aid = aid
         self.kind = kind
@@ -303,11 +407,8 @@ class _Ctx:
             if any(f.active for f in faults):
                 return
 
-    def reexecute(self, a: Asset, k: int) -> Generator[simpy.Event, Any, Any]:
-        a.attempts[k] = a.attempts.get(k, 0) + 1
-        return (
-            yield from self.world._execute(a, k, a.attempts[k], self.kind, self.world.now, self.aid)
-        )
+    def reexecute(self, a: Asset, k: int) -> Generator[simpy.Event, Any, RunRecord]:
+        return (yield from self.world.reexecute(a, k, self.kind, self.aid))
 
 
 def _stuck_windows(a: Asset) -> list[int]:
@@ -315,7 +416,7 @@ def _stuck_windows(a: Asset) -> list[int]:
     return [k for k in a.records if st[k] in (FAILED, BLOCKED)]
 
 
-def _damaged_windows(world: World, a: Asset) -> list[int]:
+def _damaged_windows(world: WorldLike, a: Asset) -> list[int]:
     return sorted(
         k for k in a.records if (a.idx, k) in world.window_faults or a.state[k] in (FAILED, BLOCKED)
     )
@@ -325,11 +426,11 @@ def _storming(a: Asset) -> bool:
     return any(f.active and f.model is not None and f.model.effect == "storm" for f in a.faults)
 
 
-def _rooted(world: World, a: Asset) -> list[Fault]:
+def _rooted(world: WorldLike, a: Asset) -> list[Fault]:
     return [f for f in world.faults if f.started and not f.resolved and f.root is a]
 
 
-def _state(world: World, a: Asset | None) -> str:
+def _state(world: WorldLike, a: Asset | None) -> str:
     """What an operator sees of the target: partition states, flags, the warehouse.
 
     Only observable state: the audit trail must not leak the hidden ground truth.
@@ -424,7 +525,7 @@ def _quarantine(ctx: _Ctx, a: Asset, p: dict[str, Any]) -> Generator[simpy.Event
             ctx.collateral = True
             world.add_collateral(ctx.aid, a, k, "quarantined_clean")
     world.recompute_done(a)
-    world.undo_data[ctx.aid] = ("quarantine", a.idx, undo)
+    world.book.undo_data[ctx.aid] = ("quarantine", a.idx, undo)
     ctx.outcome = "mitigated"
 
 
@@ -448,7 +549,7 @@ def _mapping(ctx: _Ctx, a: Asset, p: dict[str, Any]) -> Generator[simpy.Event, A
         ctx.collateral = True
         induced = world.induce(a, ctx.aid)
     fixed = ctx.try_fix(fixable)
-    world.undo_data[ctx.aid] = ("apply_schema_mapping", a.idx, induced)
+    world.book.undo_data[ctx.aid] = ("apply_schema_mapping", a.idx, induced)
     yield from ctx.repair(fixed)
 
 
@@ -456,7 +557,7 @@ def _block(ctx: _Ctx, a: Asset, p: dict[str, Any]) -> Generator[simpy.Event, Any
     world = ctx.world
     yield world.env.timeout(1.0)
     a.blocked_out = True
-    world.undo_data[ctx.aid] = ("block_downstream", a.idx, None)
+    world.book.undo_data[ctx.aid] = ("block_downstream", a.idx, None)
     ctx.outcome = "mitigated"
 
 
@@ -466,7 +567,7 @@ def _scale(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.Eve
     old = world.warehouse.capacity
     new = int(p["slots"])
     world.warehouse.resize(new)
-    world.undo_data[ctx.aid] = ("scale_warehouse", -1, old)
+    world.book.undo_data[ctx.aid] = ("scale_warehouse", -1, old)
     if new >= 1.5 * old:
         ctx.try_fix([f for f in world.open_faults() if f.model is not None and f.active])
     ctx.outcome = ctx.outcome if ctx.touched else "no_effect"
@@ -503,7 +604,7 @@ def _reprioritize(ctx: _Ctx, a: Asset, p: dict[str, Any]) -> Generator[simpy.Eve
     yield world.env.timeout(1.0)
     old = a.priority
     a.priority = int(p["priority"])
-    world.undo_data[ctx.aid] = ("reprioritize", a.idx, old)
+    world.book.undo_data[ctx.aid] = ("reprioritize", a.idx, old)
     if a.priority == 2:
         ctx.try_fix([f for f in _rooted(world, a) if f.active])
     ctx.outcome = ctx.outcome if ctx.touched else "no_effect"
@@ -513,8 +614,8 @@ def _rollback(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.
     world = ctx.world
     yield world.env.timeout(2.0)
     target = int(p["target"])
-    kind, ai, data = world.undo_data[target]
-    world.undone.add(target)
+    kind, ai, data = world.book.undo_data[target]
+    world.book.undone.add(target)
     t = world.assets[ai] if ai >= 0 else None
     if kind == "quarantine" and t is not None:
         for k, state, corr in data:
@@ -584,7 +685,7 @@ def _escalate(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.
     ctx.outcome = "mitigated"
 
 
-def _human_candidates(world: World, a: Asset | None) -> list[Fault]:
+def _human_candidates(world: WorldLike, a: Asset | None) -> list[Fault]:
     """Open faults a human escalated about ``a`` would find (any open fault if ``a`` is None)."""
     cands = world.open_faults()
     if a is not None:
@@ -593,7 +694,7 @@ def _human_candidates(world: World, a: Asset | None) -> list[Fault]:
     return cands
 
 
-def _ancestors(world: World, a: Asset) -> set[int]:
+def _ancestors(world: WorldLike, a: Asset) -> set[int]:
     return {u.idx for u in world.assets if a.idx in u.descendants}
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import simpy
 
+from envs.sim.actions import ActionBook
 from envs.sim.assets import Asset, Corruption
 from envs.sim.causal import GENERIC_MESSAGES
 from envs.sim.faults import Fault
@@ -36,7 +37,7 @@ class FaultDynamics:
     log: list[RunRecord]
     demand: float
     seed: int
-    action_kinds: list[str]
+    book: ActionBook
     exposures: list[list[Any]]
     collateral: list[list[Any]]
     _open_exposure: dict[tuple[int, int], list[list[Any]]]
@@ -148,7 +149,7 @@ class FaultDynamics:
             f.resolved_by = "self"
 
     def _action_kind(self, aid: int) -> str:
-        return self.action_kinds[aid]
+        return self.book.kinds[aid]
 
     def _reach(self, f: Fault, a: Asset) -> None:
         """``f`` holds ``a`` back: it reaches ``a`` and, through late data, all its consumers."""

@@ -43,7 +43,7 @@ def simulate(scenario: str, seed: int, days: float | None = None) -> World:
 
 def record(world: World, scenario: str) -> Episode:
     """The episode that reproduces ``world`` so far (``scenario`` as it was referenced)."""
-    return Episode(scenario, world.seed, world.horizon / 1440.0, tuple(world.action_log))
+    return Episode(scenario, world.seed, world.horizon / 1440.0, tuple(world.book.log))
 
 
 def replay(episode: Episode) -> World:

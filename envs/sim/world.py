@@ -27,7 +27,7 @@ from typing import Any
 
 import simpy
 
-from envs.sim.actions import Action, perform
+from envs.sim.actions import Action, ActionBook, perform
 from envs.sim.assets import Asset, Corruption, compile_pipeline
 from envs.sim.causal import CAUSES
 from envs.sim.corruption import combine, inherit, merge
@@ -71,6 +71,7 @@ class World(FaultDynamics):
         faults: every fault of the episode, planned and induced, by id.
         log: every run record, in completion order.
         actions: the audit trail of actions taken.
+        book: what the world remembers about the actions taken (``envs.sim.actions``).
         planned_backfills: the noise plan's announced backfills (a monitor may suppress
             alerts during them).
         horizon: episode end in minutes.
@@ -112,11 +113,7 @@ class World(FaultDynamics):
         self._subs: list[Subscriber] = []
         self._run_id = 0
         self._ctx_action = -1
-        self.action_kinds: list[str] = []
-        self.action_log: list[tuple[float, Action]] = []
-        self.action_procs: dict[int, simpy.Process] = {}
-        self.undo_data: dict[int, tuple[str, int, Any]] = {}
-        self.undone: set[int] = set()
+        self.book = ActionBook()
         self._coll_open: dict[tuple[int, int], list[Any]] = {}
         self.planned_backfills: list[PlannedBackfill] = list(self.noise.backfills)
         ev = self.streams["evidence"]
@@ -133,6 +130,11 @@ class World(FaultDynamics):
     def now(self) -> float:
         """Current simulated time in minutes."""
         return float(self.env.now)
+
+    @property
+    def action_procs(self) -> dict[int, simpy.Process]:
+        """The SimPy process of each action by id (``book.procs``; wait on one to finish)."""
+        return self.book.procs
 
     def subscribe(self, callback: Subscriber) -> None:
         """Call ``callback(record)`` for every run record as it is written."""
@@ -189,6 +191,26 @@ class World(FaultDynamics):
         self.faults.append(f)
         self.env.process(self._activate(f))
         return f
+
+    def reexecute(
+        self, a: Asset, k: int, trigger: str, aid: int = -1
+    ) -> Generator[simpy.Event, Any, RunRecord]:
+        """Run window ``k`` of ``a`` again now, as its next attempt (a SimPy sub-process).
+
+        Use it as ``record = yield from world.reexecute(...)`` inside a process: it waits for
+        upstream, takes a slot, runs and writes the partition like a scheduled run.
+
+        Args:
+            a: the asset.
+            k: the window.
+            trigger: what asked for it (the run record's ``trigger``, e.g. the action kind).
+            aid: the action on whose behalf it runs (-1: none).
+
+        Returns:
+            The run record written.
+        """
+        a.attempts[k] = a.attempts.get(k, 0) + 1
+        return (yield from self._execute(a, k, a.attempts[k], trigger, self.now, aid))
 
     def induce(self, a: Asset, aid: int) -> Fault:
         """Start a collateral fault at ``a`` caused by action ``aid`` (recorded in the ledger)."""

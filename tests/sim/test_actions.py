@@ -240,7 +240,7 @@ def test_refused_actions_name_what_is_wrong_and_change_nothing(
 ):
     w = quiet_world()
     w.run(until=T0)
-    n_actions, n_log = len(w.action_kinds), len(w.log)
+    n_actions, n_log = len(w.book.kinds), len(w.log)
     with pytest.raises(ActionError, match=match):
         w.act(kind, asset, **params)
-    assert len(w.action_kinds) == n_actions and len(w.log) == n_log
+    assert len(w.book.kinds) == n_actions and len(w.log) == n_log
