@@ -3,7 +3,8 @@
 An environment is a thin adapter (STYLE 1): it builds a ``World`` for an episode seed, attaches the
 rule-based organization to play every role the agent does not, advances the simulation to the next
 decision point, and reports a reward that is a weighted sum of named terms (each term also in
-``info["reward_terms"]``). Ground truth goes to ``info`` for analysis, never into observations.
+``info["reward_terms"]``; ``DataOpsEnv.weighted_reward``). Ground truth goes to ``info`` for
+analysis, never into observations. The periodic roles (SLA, cost) share ``envs.periodic``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class DataOpsEnv(gym.Env[np.ndarray, Any]):
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's convention
     role = ""
+    weights: dict[str, float]
+    """Each reward term's weight: the role's defaults merged with ``reward_weights``."""
 
     def __init__(self, scenario: str | Scenario = "sc0001", days: float | None = None) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -100,6 +103,11 @@ class DataOpsEnv(gym.Env[np.ndarray, Any]):
     def done(self) -> bool:
         """The episode reached its horizon."""
         return self._end is not None and self._end.processed
+
+    # ------------------------------------------------------------------ rewards
+    def weighted_reward(self, terms: Mapping[str, float]) -> float:
+        """The reward of a step: the sum of ``weights[k] * terms[k]`` over the terms, in order."""
+        return float(sum(self.weights[k] * v for k, v in terms.items()))
 
     # ------------------------------------------------------------------ shared reward inputs
     def exposure_hours(self) -> float:

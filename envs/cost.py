@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
-
+from agents.org import Organization
 from agents.slots.cost_optimizer import (
     COST_ACTIONS,
     COST_FEATURES,
@@ -14,14 +13,14 @@ from agents.slots.cost_optimizer import (
     SIZE_FACTORS,
     CostOptimizer,
 )
-from agents.slots.sla_optimizer import PERIOD_MIN
-from envs.base import DataOpsEnv, check_weights
-from scenarios.spec import Scenario
+from envs.periodic import PeriodicEnv
+from envs.sim.faults import Fault
+from envs.sim.world import World
 
 COST_WEIGHTS = {"cost": 1.0, "sla": 0.5, "exposure": 0.1}
 
 
-class CostEnv(DataOpsEnv):
+class CostEnv(PeriodicEnv[CostOptimizer]):
     """The cost-optimizer role: size the warehouse and defer low-priority work, hour by hour.
 
     ## Description
@@ -69,8 +68,11 @@ class CostEnv(DataOpsEnv):
 
     ## Starting state, episode end, arguments
 
-    As the triage role: ``reset`` draws a training seed; ``truncated`` at the scenario's horizon.
-    Arguments: ``scenario``, ``role="cost"``, ``reward_weights``, ``period_min``, ``days``.
+    As the triage role: ``reset`` draws a training seed and starts at the scenario's warehouse size,
+    nothing deferred; ``truncated`` at the scenario's horizon. A step is one period, driven through
+    ``CostOptimizer`` as the organization's slot drives it (``envs.periodic.PeriodicEnv``).
+    Arguments: ``scenario`` (default ``sc0003``), ``role="cost"``, ``reward_weights``,
+    ``period_min``, ``days``.
 
     ## Version history
 
@@ -78,57 +80,36 @@ class CostEnv(DataOpsEnv):
     """
 
     role = "cost"
+    default_scenario = "sc0003"
+    default_weights = COST_WEIGHTS
     feature_names: tuple[str, ...] = COST_FEATURES
     """Names of the observation's features, in order."""
     action_names: tuple[str, ...] = COST_ACTIONS
     """Names of the action's dimensions: ``size`` (index into ``SIZE_FACTORS``), ``defer`` (0/1)."""
+    action_nvec = COST_NVEC
+    org_options = MappingProxyType({"allow_scaling": False})
+    """The agent owns the warehouse: the organization's own scaling is off."""
 
-    def __init__(
-        self,
-        scenario: str | Scenario = "sc0003",
-        reward_weights: dict[str, float] | None = None,
-        period_min: float = PERIOD_MIN,
-        days: float | None = None,
-    ) -> None:
-        super().__init__(scenario, days)
-        if not period_min > 0:
-            raise ValueError(f"period_min: expected > 0, got {period_min}")
-        self.weights = check_weights(reward_weights, COST_WEIGHTS)
-        self.period = float(period_min)
-        self.observation_space = gym.spaces.Box(-1.0, 1.0, (len(COST_FEATURES),), np.float32)
-        self.action_space = gym.spaces.MultiDiscrete(list(COST_NVEC))
-        self.base = self.scenario.spec.warehouse.slots
-        self._exposure = 0.0
-        self.optimizer: CostOptimizer | None = None
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode at the scenario's warehouse size, nothing deferred."""
-        super().reset(seed=seed)
-        self._build(self._episode_seed(options), allow_scaling=False)
-        assert self.world is not None and self.org is not None
-        self.optimizer = CostOptimizer(self.world, self.org.monitor)
-        self._exposure = 0.0
-        return self._obs(), self._info({})
+    @property
+    def base(self) -> int:
+        """The scenario's base warehouse size in slots (size factor 1.0)."""
+        return self.scenario.spec.warehouse.slots
 
     def size_for(self, index: int) -> int:
         """Warehouse slots for size action ``index``."""
         assert self.optimizer is not None
         return self.optimizer.size_for(index)
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Resize and (un)defer, simulate one period, charge cost, breaches and exposure."""
-        a = np.asarray(action)
-        if a.shape != (2,) or not self.action_space.contains(a.astype(np.int64)):
-            raise ValueError(
-                f"action: expected [size 0..{len(SIZE_FACTORS) - 1}, defer 0..1], got {action!r}"
-            )
-        w, opt = self.world, self.optimizer
-        assert w is not None and opt is not None
-        opt.apply(a)
-        self._run_until(t=w.now + self.period)
-        period_cost, breaches = opt.close_period()
+    def _make_view(self, world: World, org: Organization) -> CostOptimizer:
+        """The warehouse at the scenario's size, nothing deferred, as the cost optimizer's view."""
+        return CostOptimizer(world, org.monitor)
+
+    def _start_scoring(self) -> None:
+        self._exposure = 0.0
+
+    def _score(self, closed: tuple[float, int]) -> dict[str, float]:
+        """Cost, SLA breaches and exposure of the period just ended."""
+        period_cost, breaches = closed
         exp = self.exposure_hours()
         terms = {
             "cost": -period_cost,
@@ -136,20 +117,11 @@ class CostEnv(DataOpsEnv):
             "exposure": -(exp - self._exposure),
         }
         self._exposure = exp
-        reward = float(sum(self.weights[k] * v for k, v in terms.items()))
-        return self._obs(), reward, False, self.done, self._info(terms)
+        return terms
 
-    def _obs(self) -> np.ndarray:
-        assert self.optimizer is not None
-        return self.optimizer.observe()
+    def _action_error(self, action: Any) -> str:
+        return f"action: expected [size 0..{len(SIZE_FACTORS) - 1}, defer 0..1], got {action!r}"
 
-    def _info(self, terms: dict[str, float]) -> dict[str, Any]:
+    def _role_info(self, active: list[Fault]) -> dict[str, Any]:
         assert self.world is not None
-        active = [f for f in self.world.faults if f.started and not f.resolved]
-        return {
-            "reward_terms": terms,
-            "episode_seed": self.episode_seed,
-            "time_min": self.world.now,
-            "warehouse_slots": self.world.warehouse.capacity,
-            "active_causes": sorted({f.cause for f in active}),
-        }
+        return {"warehouse_slots": self.world.warehouse.capacity}

@@ -5,19 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
-
+from agents.org import Organization
 from agents.scoring.matching import match_alert
-from agents.slots.sla_optimizer import FAMILIES, PERIOD_MIN, SLA_ACTIONS, SLA_FEATURES, SlaOptimizer
-from envs.base import DataOpsEnv, check_weights
-from scenarios.spec import Scenario
+from agents.slots.sla_optimizer import FAMILIES, SLA_ACTIONS, SLA_FEATURES, SlaOptimizer
+from envs.periodic import PeriodicEnv
+from envs.sim.faults import Fault
+from envs.sim.world import World
 
 SLA_WEIGHTS = {"detection": 1.0, "false_alerts": 0.2, "misses": 1.0}
 MISS_AFTER_MIN = 240.0
 
 
-class SlaEnv(DataOpsEnv):
+class SlaEnv(PeriodicEnv[SlaOptimizer]):
     """The SLA-optimizer role: tune the monitor's alert thresholds, one monitoring period at a time.
 
     ## Description
@@ -59,8 +58,10 @@ class SlaEnv(DataOpsEnv):
 
     ## Starting state, episode end, arguments
 
-    As the triage role: ``reset`` draws a training seed (``options`` ``split``/``episode_seed``);
-    ``truncated`` at the scenario's horizon. Arguments: ``scenario``, ``role="sla"``,
+    As the triage role: ``reset`` draws a training seed (``options`` ``split``/``episode_seed``) and
+    starts with the rules organization's thresholds; ``truncated`` at the scenario's horizon. A step
+    is one period, driven through ``SlaOptimizer`` as the organization's slot drives it
+    (``envs.periodic.PeriodicEnv``). Arguments: ``scenario`` (default ``sc0001``), ``role="sla"``,
     ``reward_weights``, ``period_min``, ``days``.
 
     ## Version history
@@ -69,56 +70,31 @@ class SlaEnv(DataOpsEnv):
     """
 
     role = "sla"
+    default_scenario = "sc0001"
+    default_weights = SLA_WEIGHTS
     feature_names: tuple[str, ...] = SLA_FEATURES
     """Names of the observation's features, in order."""
     action_names: tuple[str, ...] = SLA_ACTIONS
     """Names of the action's dimensions, in order (each 0 lower, 1 keep, 2 raise)."""
+    action_nvec = (3,) * len(SLA_ACTIONS)
 
-    def __init__(
-        self,
-        scenario: str | Scenario = "sc0001",
-        reward_weights: dict[str, float] | None = None,
-        period_min: float = PERIOD_MIN,
-        days: float | None = None,
-    ) -> None:
-        super().__init__(scenario, days)
-        if not period_min > 0:
-            raise ValueError(f"period_min: expected > 0, got {period_min}")
-        self.weights = check_weights(reward_weights, SLA_WEIGHTS)
-        self.period = float(period_min)
-        self.observation_space = gym.spaces.Box(-1.0, 1.0, (len(SLA_FEATURES),), np.float32)
-        self.action_space = gym.spaces.MultiDiscrete([3] * len(SLA_ACTIONS))
+    def _make_view(self, world: World, org: Organization) -> SlaOptimizer:
+        """The rules organization's monitor thresholds, as the SLA optimizer's view and lever."""
+        return SlaOptimizer(org.monitor, world, self.period)
+
+    def _start_scoring(self) -> None:
         self._seen_alerts = 0
         self._detected: dict[int, float] = {}
         self._missed: set[int] = set()
-        self.optimizer: SlaOptimizer | None = None
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode with the rules organization's thresholds."""
-        super().reset(seed=seed)
-        self._build(self._episode_seed(options))
-        assert self.org is not None and self.world is not None
-        self.optimizer = SlaOptimizer(self.org.monitor, self.world, self.period)
-        self._seen_alerts = 0
-        self._detected = {}
-        self._missed = set()
-        return self._obs(), self._info({})
+    def _action_error(self, action: Any) -> str:
+        return f"action: expected {len(FAMILIES)} values in 0..2, got {action!r}"
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Apply threshold changes, simulate one period, score detections and alerts."""
-        a = np.asarray(action)
-        if a.shape != (len(FAMILIES),) or not self.action_space.contains(a.astype(np.int64)):
-            raise ValueError(f"action: expected {len(FAMILIES)} values in 0..2, got {action!r}")
-        assert self.optimizer is not None and self.world is not None
-        self.optimizer.apply(a)
-        self._run_until(t=self.world.now + self.period)
-        terms = self._score()
-        reward = float(sum(self.weights[k] * v for k, v in terms.items()))
-        return self._obs(), reward, False, self.done, self._info(terms)
+    def _role_info(self, active: list[Fault]) -> dict[str, Any]:
+        return {"active_faults": len(active)}
 
-    def _score(self) -> dict[str, float]:
+    def _score(self, closed: None) -> dict[str, float]:
+        """Detections, false alerts and misses of the period just ended."""
         assert self.org is not None and self.world is not None
         w = self.world
         faults = [f.record() for f in w.faults if f.started]
@@ -148,18 +124,3 @@ class SlaEnv(DataOpsEnv):
                 self._missed.add(f.fault_id)
                 misses -= 1.0
         return {"detection": detection, "false_alerts": false_alerts, "misses": misses}
-
-    def _obs(self) -> np.ndarray:
-        assert self.optimizer is not None
-        return self.optimizer.observe()
-
-    def _info(self, terms: dict[str, float]) -> dict[str, Any]:
-        assert self.world is not None
-        active = [f for f in self.world.faults if f.started and not f.resolved]
-        return {
-            "reward_terms": terms,
-            "episode_seed": self.episode_seed,
-            "time_min": self.world.now,
-            "active_faults": len(active),
-            "active_causes": sorted({f.cause for f in active}),
-        }
