@@ -46,6 +46,7 @@ from agents.slots.resolve import (
     slotted_config,
 )
 from agents.slots.runner import run_episode
+from envs.sim.faults import check_scenario
 from envs.sim.ledger import faults_table
 from envs.sim.telemetry import export_jsonl
 from experiments.console import print_scorecard
@@ -127,6 +128,7 @@ def run(
     if split not in ("train", "eval"):
         raise ValueError(f"split: expected train or eval, got {split!r}")
     sc = load_scenario(scenario)
+    check_scenario(sc)  # a fault process that can never be injected is refused here
     seeds = getattr(sc.spec.seeds, split).seeds()
     if not 0 < episodes <= len(seeds):
         raise ValueError(f"episodes: expected 1..{len(seeds)} for split {split}, got {episodes}")

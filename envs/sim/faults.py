@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from envs.sim.assets import Asset
+from envs.sim.assets import Asset, compile_pipeline
 from envs.sim.causal import CAUSES, INDUCED, Cause
 from envs.sim.records import FaultRecord
 from envs.sim.rng import Streams
-from scenarios.spec import ScenarioSpec
+from scenarios.loader import ScenarioError
+from scenarios.spec import Scenario, ScenarioSpec
 from scenarios.vocab import TAXONOMY
 
 NAN = math.nan
@@ -152,8 +153,10 @@ def plan_faults(
             model = CAUSES[cause]
             pool = [by_name[n] for n in fs.assets] if fs.assets else assets
             cands = [a for a in pool if _eligible(a, cause)]
-            if not cands:
-                continue
+            if not cands:  # the World refuses such a scenario first (check_injectable)
+                raise ValueError(
+                    f"faults: {cause} has no eligible root asset; see check_injectable"
+                )
             if cause == "expired_credentials":
                 fr = fragile.setdefault(cause, [cands[int(i)] for i in rng.permutation(len(cands))])
                 root = fr[0] if rng.random() < 0.6 else cands[int(rng.integers(len(cands)))]
@@ -173,6 +176,65 @@ def plan_faults(
         Fault(i, cause, root, t, severity(cause, root, mag, assets), mag, end, params)
         for i, (t, cause, root, mag, params, end) in enumerate(drafts)
     ]
+
+
+def check_injectable(scenario: Scenario, assets: list[Asset]) -> None:
+    """Refuse a fault process with a root cause that can never be injected on this topology.
+
+    A cause with positive weight (``root_causes``, or every cause of the subtype by default) needs
+    a root asset it can act on (``_eligible``: the cause's layers, and a join for ``bad_join``,
+    a warehouse slot for schema, slow and storm causes, a downstream ingestion for a source
+    outage). If no asset of the process's pool (``assets``, or the whole pipeline) qualifies,
+    every onset of that cause would be dropped — the scenario is refused instead.
+
+    Raises:
+        ScenarioError: naming the scenario file, ``faults[i]``, the cause and what it needs.
+    """
+    by_name = {a.name: a for a in assets}
+    for i, fs in enumerate(scenario.spec.faults):
+        pool = [by_name[n] for n in fs.assets] if fs.assets else assets
+        for cause in TAXONOMY[fs.subtype][1]:
+            weight = 1.0 if fs.root_causes is None else fs.root_causes.get(cause, 0.0)
+            if weight <= 0 or any(_eligible(a, cause) for a in pool):
+                continue
+            where = (
+                f"assets {list(fs.assets)}"
+                if fs.assets
+                else f"the {len(assets)} assets of pipeline {scenario.pipeline.name!r}"
+            )
+            raise ScenarioError(
+                scenario.source or scenario.name,
+                f"faults[{i}]" + (".assets" if fs.assets else ".root_causes"),
+                f"{fs.subtype}: root cause {cause} can never be injected: it needs "
+                f"{_needs(cause)}, and none of {where} is one; expected a pool with such an "
+                f"asset, or root_causes.{cause}: 0",
+            )
+
+
+def check_scenario(scenario: Scenario) -> None:
+    """``check_injectable`` on the scenario's compiled topology, without building a world.
+
+    Entry points call it before they write anything, so a scenario that can never take effect
+    fails with its one-line ``ScenarioError`` and leaves no half-written run behind.
+    """
+    check_injectable(
+        scenario, compile_pipeline(scenario.pipeline, scenario.spec.horizon_days * 1440)
+    )
+
+
+def _needs(cause: str) -> str:
+    """What ``_eligible`` requires of a root asset for ``cause``, in words."""
+    model = CAUSES[cause]  # type: ignore[index]
+    layers = " or ".join(model.layers)
+    extra = {
+        "schema": " that runs in a warehouse slot and has a schema check",
+        "slow": " that runs in a warehouse slot",
+        "storm": " that runs in a warehouse slot",
+        "sensor_fail": " with an Ingestion asset downstream",
+    }.get(model.effect, "")
+    if cause == "bad_join":
+        extra = " with two or more inputs (a join)"
+    return f"a root asset on the {layers} layer{extra}"
 
 
 def _eligible(a: Asset, cause: str) -> bool:

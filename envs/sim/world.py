@@ -32,7 +32,7 @@ from envs.sim.assets import Asset, Corruption, compile_pipeline
 from envs.sim.causal import CAUSES
 from envs.sim.corruption import combine, inherit, merge
 from envs.sim.dynamics import FaultDynamics
-from envs.sim.faults import Fault, fault_params, plan_faults, severity
+from envs.sim.faults import Fault, check_injectable, fault_params, plan_faults, severity
 from envs.sim.noise import NoisePlan, PlannedBackfill
 from envs.sim.records import (
     BLOCKED,
@@ -93,6 +93,7 @@ class World(FaultDynamics):
             spec.warehouse.price_per_slot_hour,
         )
         self.assets = compile_pipeline(scenario.pipeline, self.horizon)
+        check_injectable(scenario, self.assets)
         self.by_name = {a.name: a for a in self.assets}
         for a in self.assets:
             a.predraw(self.streams, spec.noise)

@@ -175,3 +175,78 @@ def test_planned_faults_follow_the_scenario(quiet_world):
             got |= {f.model.issue_type for f in w.faults}
             assert all(f.onset >= sc.spec.warmup_days * 1440 for f in w.faults)
         assert got == types
+
+
+# ---------------------------------------------------------------- faults that can never be injected
+def _scenario_with(tmp_path, base: str, replace: dict[str, str]):
+    from scenarios import load_scenario
+    from scenarios.loader import SCENARIOS_DIR
+
+    text = (SCENARIOS_DIR / f"{base}.yaml").read_text()
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    return load_scenario(path), path
+
+
+@pytest.mark.parametrize(
+    ("base", "replace", "match"),
+    [
+        (
+            "sc0003",
+            {"rate_per_day: 0.9\n": "rate_per_day: 0.9\n    assets: [pos_transactions]\n"},
+            r"faults\[0\]\.assets: slow_query: root cause plan_regression can never be injected: "
+            r"it needs a root asset on the Transformation or Warehouse layer that runs in a "
+            r"warehouse slot, and none of assets \['pos_transactions'\] is one",
+        ),
+        (
+            "sc0001",
+            {"rate_per_day: 0.6\n": "rate_per_day: 0.6\n    assets: [ingest_pos_transactions]\n"},
+            r"faults\[0\]\.assets: upstream_outage: root cause source_outage can never be "
+            r"injected: it needs a root asset on the Source layer",
+        ),
+    ],
+)
+def test_a_fault_that_can_never_be_injected_is_refused(tmp_path, base, replace, match):
+    from envs.sim.faults import check_scenario
+    from scenarios.loader import ScenarioError
+
+    sc, path = _scenario_with(tmp_path, base, replace)
+    with pytest.raises(ScenarioError, match=match) as err:
+        check_scenario(sc)
+    assert err.value.file == str(path)
+    with pytest.raises(ScenarioError, match=match):
+        World(sc, 0, days=2)  # the world refuses it too: no run drops its onsets silently
+
+
+def test_a_cause_weighted_zero_is_not_required(tmp_path):
+    from envs.sim.faults import check_scenario
+
+    refused = {
+        "rate_per_day: 0.5\n    root_causes: {replayed_load: 0.6, bad_join: 0.4}\n": (
+            "rate_per_day: 0.5\n    root_causes: {replayed_load: 0.6, bad_join: 0.4}\n"
+            "    assets: [ingest_pos_transactions]\n"
+        )
+    }
+    sc, _ = _scenario_with(tmp_path, "sc0002", refused)
+    with pytest.raises(ValueError, match=r"root cause bad_join can never be injected.*bad_join: 0"):
+        check_scenario(sc)
+    accepted = {k: v.replace("bad_join: 0.4", "bad_join: 0") for k, v in refused.items()}
+    sc, _ = _scenario_with(tmp_path, "sc0002", accepted)
+    check_scenario(sc)
+    dups = [
+        f for seed in range(6) for f in World(sc, seed).faults if f.model.subtype == "duplicates"
+    ]
+    assert dups and {(f.cause, f.root.name) for f in dups} == {
+        ("replayed_load", "ingest_pos_transactions")
+    }
+
+
+@pytest.mark.parametrize("name", ["sc0001", "sc0002", "sc0003", "nofault"])
+def test_every_shipped_scenario_can_inject_all_its_faults(name):
+    from envs.sim.faults import check_scenario
+    from scenarios import load_scenario
+
+    check_scenario(load_scenario(name))
