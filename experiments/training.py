@@ -23,7 +23,6 @@ Run directory layout: ``model.zip``, ``best_model.zip``, ``vecnormalize.pkl``, `
 from __future__ import annotations
 
 import json
-import platform
 import re
 import signal
 from collections.abc import Callable
@@ -43,22 +42,20 @@ from stable_baselines3.common.vec_env import (
     VecNormalize,
 )
 
-from envs import env_id_of
 from envs.factory import make_env
 from experiments.algos import MASKED, algo_class
 from experiments.callbacks import HeldOutEval, StopOnSignal, TrackerOutput
 from experiments.compare import compare
 from experiments.curves import plot_learning_curve
+from experiments.run_record import RunRecord, dumps
 from experiments.tracking import (
     Tracker,
     TrackingError,
     download_artifacts,
-    flatten,
     is_run_id,
     open_tracker,
 )
 from experiments.train_config import TrainConfig
-from scenarios import load_scenario
 
 
 class Interrupted(RuntimeError):
@@ -204,18 +201,6 @@ def _logger(out: Path, tracker: Tracker, progress_bar: bool) -> Logger:
     return Logger(str(out), formats)
 
 
-def versions() -> dict[str, str]:
-    """Library versions recorded with every run."""
-    import gymnasium
-    import sb3_contrib
-    import stable_baselines3
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "stable_baselines3": stable_baselines3.__version__,
-            "sb3_contrib": sb3_contrib.__version__, "gymnasium": gymnasium.__version__,
-            "numpy": np.__version__}  # fmt: skip
-
-
 def train(
     cfg: TrainConfig,
     out: Path,
@@ -224,6 +209,13 @@ def train(
     config_file: Path | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate, compare and track one agent (see the module docstring).
+
+    Args:
+        cfg: the training job.
+        out: the run directory (created if missing).
+        parent_run_id: the tracked run to nest this one under (a sweep's parent run).
+        config_file: the entry point's ``config.yaml``. Unused: the copy published with the model
+            is ``out/config.yaml``, found by name.
 
     Returns:
         ``run.json``'s content: config, timesteps, MLflow run id, best and final held-out reward,
@@ -243,7 +235,7 @@ def train(
                            parent_run_id=parent_run_id, tags=tags)  # fmt: skip
     status = "FAILED"
     try:
-        result = _train(cfg, out, tracker, ckpt, config_file)
+        result = _train(cfg, out, tracker, ckpt)
         status = "FINISHED"
         return result
     except Interrupted:
@@ -253,12 +245,9 @@ def train(
         tracker.end(status)
 
 
-def _train(
-    cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None, config_file: Path | None
-) -> dict[str, Any]:
-    params = flatten(cfg.model_dump(mode="json"))
-    params.update({f"version.{k}": v for k, v in versions().items()})
-    tracker.log_params(params)
+def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> dict[str, Any]:
+    record = RunRecord.collect(cfg)
+    tracker.log_params(record.params())
     masked = cfg.algo.name in MASKED
     cls = algo_class(cfg.algo.name)
     vec = build_vec_env(cfg)
@@ -306,7 +295,7 @@ def _train(
         model.save(path)
         if isinstance(vec, VecNormalize):
             vec.save(str(path.parent / "vecnormalize.pkl"))
-        _write_run(out, cfg, tracker, model, None, [], config_file)
+        record.write(out, timesteps=model.num_timesteps, run_id=tracker.run_id)
         tracker.log_artifact(path, "checkpoint")
         tracker.log_artifact(out / "run.json", "checkpoint")
         vec.close()
@@ -327,7 +316,7 @@ def _train(
                        agent_name=f"{cfg.algo.name} (seed {cfg.seed})", masked=masked,
                        normalize=norm, baselines=cfg.compare.baselines, orgs=cfg.compare.orgs,
                        days=cfg.train.days)  # fmt: skip
-        (out / "compare.json").write_text(json.dumps(rows, indent=1, default=_json_default))
+        (out / "compare.json").write_text(dumps(rows))
         step = int(model.num_timesteps)
         for r in rows:
             flat = {f"compare/{r['name'].split(' ')[0]}/{k}": v for k, v in r["scorecard"].items()}
@@ -335,8 +324,10 @@ def _train(
                 flat[f"compare/{r['name'].split(' ')[0]}/mean_reward"] = r["mean_reward"]
             tracker.log_metrics({k: v for k, v in flat.items() if v is not None}, step)
     plot_learning_curve(out, title=f"{cfg.algo.name} on {cfg.scenario} ({cfg.role.name})")
-    info = _write_run(out, cfg, tracker, model, {"best_mean_reward": best,
-                      "final_mean_reward": final}, rows, config_file)  # fmt: skip
+    evaluation = {"best_mean_reward": best, "final_mean_reward": final}
+    info = record.write(
+        out, timesteps=model.num_timesteps, run_id=tracker.run_id, evaluation=evaluation, rows=rows
+    )
     vec.close()
     _export(out, tracker)
     _log_outputs(out, cfg, tracker)
@@ -361,39 +352,6 @@ def _eval_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.train.days is not None:
         kwargs["days"] = cfg.train.days
     return kwargs
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer | np.floating):
-        return o.item()
-    return str(o)
-
-
-def _write_run(
-    out: Path,
-    cfg: TrainConfig,
-    tracker: Tracker,
-    model: BaseAlgorithm,
-    evaluation: dict[str, Any] | None,
-    rows: list[dict[str, Any]],
-    config_file: Path | None,
-) -> dict[str, Any]:
-    sc = load_scenario(cfg.scenario)
-    info = {
-        "config": cfg.model_dump(mode="json"),
-        "scenario": sc.name,
-        "env_id": env_id_of(sc.name),
-        "role": cfg.role.name,
-        "algo": cfg.algo.name,
-        "timesteps": int(model.num_timesteps),
-        "mlflow_run_id": tracker.run_id,
-        "evaluation": evaluation or {},
-        "compare": [{k: v for k, v in r.items() if k != "returns"} for r in rows],
-        "versions": versions(),
-        "normalize_obs": cfg.train.normalize_obs,
-    }
-    (out / "run.json").write_text(json.dumps(info, indent=1, default=_json_default))
-    return info
 
 
 def _log_outputs(out: Path, cfg: TrainConfig, tracker: Tracker) -> None:
