@@ -70,7 +70,8 @@ class OrgConfig:
         use_calendar: mute volume alerts on business holidays and treat them as benign.
         triage_delay_min: minutes an incident gathers alerts before triage.
         history_days: days of history the monitor's baselines are primed with.
-        analytics: run Analytics Support on the analyst workload (retail topology).
+        analytics: run Analytics Support on the analyst workload (any topology: the shipped
+            access policy on retail, ``AccessPolicy.derived`` elsewhere).
     """
 
     name: str
@@ -165,10 +166,12 @@ class Organization:
             world, on_close=self._on_close, allow_scaling=allow_scaling
         )
         self.analytics: AnalyticsSupport | None = None
-        if config.analytics and world.scenario.pipeline.name == "retail":
-            # the shipped access policy names the retail datasets; other topologies need their own
+        if config.analytics:
             self.analytics = AnalyticsSupport(
-                world, AccessPolicy.from_yaml(), knowledge, open_incidents=self._open_for_analysts
+                world,
+                AccessPolicy.for_pipeline(world.scenario.pipeline),
+                knowledge,
+                open_incidents=self._open_for_analysts,
             )
             self.analytics.start()
         self.diagnoses: list[Diagnosis] = []

@@ -9,11 +9,13 @@ A YAML file (default ``configs/access_policy.yaml``) checked by pydantic (``extr
       analyst:
         layers: [Warehouse, Delivery]                 # by data layer
 
-A role not listed is refused. Every problem with the file is one ``AccessPolicyError`` naming the
-file, the field (``roles.finance.datasets[1]``) and what was expected; duplicate keys are refused
-(a second entry for a role would silently replace the first), and dataset names are checked
-against the topology when the agent starts (``check_datasets``), so a typo is an error, never a
-silent refusal.
+A role not listed is refused. A topology other than retail (whose datasets the shipped file names)
+gets ``AccessPolicy.derived(pipeline)``, a default derived from its layers and owners (see there),
+so Analytics Support runs on every topology. Every problem with the file is one
+``AccessPolicyError`` naming the file, the field (``roles.finance.datasets[1]``) and what was
+expected; duplicate keys are refused (a second entry for a role would silently replace the first),
+and dataset names are checked against the topology when the agent starts (``check_datasets``), so a
+typo is an error, never a silent refusal.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from typing import Any, Final
 import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
-from scenarios.vocab import Layer
+from scenarios.spec import PipelineSpec
+from scenarios.vocab import LAYERS, Layer
 
 DEFAULT_POLICY_PATH: Final = Path(__file__).resolve().parents[2] / "configs" / "access_policy.yaml"
 
@@ -94,6 +97,46 @@ class AccessPolicy(BaseModel):
             raise AccessPolicyError(path, loc.lstrip("."), msg) from e
         policy._source = str(path)
         return policy
+
+    @classmethod
+    def derived(cls, pipeline: PipelineSpec) -> AccessPolicy:
+        """The default policy of a topology without its own: from its layers and owners.
+
+        ================  ==========================================================
+        role              may read
+        ================  ==========================================================
+        ``data_engineer``  every layer (they operate the pipeline)
+        ``analyst``       the Warehouse and Delivery layers (the curated data)
+        ``finance``       the Delivery layer (the data products built for consumers)
+        ``marketing``     the Delivery layer
+        ``<owner>``       one role per owning team: the datasets that team owns
+        ================  ==========================================================
+
+        Any other role (a contractor) is refused, as with the shipped file.
+        """
+        teams: dict[str, list[str]] = {}
+        for a in pipeline.assets:
+            teams.setdefault(a.owner, []).append(a.name)
+        roles: dict[str, RoleGrant] = {
+            "data_engineer": RoleGrant(description="Operates the pipeline.", layers=LAYERS),
+            "analyst": RoleGrant(
+                description="Reads the curated layers.", layers=("Warehouse", "Delivery")
+            ),
+            "finance": RoleGrant(description="Reads the data products.", layers=("Delivery",)),
+            "marketing": RoleGrant(description="Reads the data products.", layers=("Delivery",)),
+        }
+        for team, names in sorted(teams.items()):
+            roles.setdefault(
+                team, RoleGrant(description=f"The {team} team's own datasets.", datasets=names)
+            )
+        policy = cls(roles=roles)
+        policy._source = f"<derived from pipeline {pipeline.name}>"
+        return policy
+
+    @classmethod
+    def for_pipeline(cls, pipeline: PipelineSpec) -> AccessPolicy:
+        """The shipped file for the retail topology (it names retail's datasets), else derived."""
+        return cls.from_yaml() if pipeline.name == "retail" else cls.derived(pipeline)
 
     def check_datasets(self, names: Collection[str]) -> None:
         """Check that every dataset granted by name is one of ``names`` (the topology's assets).

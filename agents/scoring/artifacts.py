@@ -13,6 +13,7 @@ summary are built here; the alert record, diagnosis and remediation log in
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Final
 
@@ -56,7 +57,17 @@ OWNERSHIP: Final[tuple[tuple[str, str, str, str], ...]] = (
 """BP-0005 ownership map: agent, owner role, code it lives in, run outputs it owns."""
 
 
-def _ownership(meta: dict[str, str]) -> list[str]:
+_AGENT_KEYS: Final[dict[str, str]] = {"Analytics Support": "analytics_support"}
+"""The scorecard's ``agents_off`` name of each agent that can be off in a run."""
+
+
+def _ownership(meta: dict[str, str], off: Collection[str] = ()) -> list[str]:
+    rows = [
+        (agent, role, code, "**off in this run** — nothing produced, no metric reported")
+        if _AGENT_KEYS.get(agent) in off
+        else (agent, role, code, owns)
+        for agent, role, code, owns in OWNERSHIP
+    ]
     lines = [
         "# File ownership",
         "",
@@ -64,7 +75,7 @@ def _ownership(meta: dict[str, str]) -> list[str]:
         "BP-0005 governance map; every output of this run has exactly one owning agent and team.",
         "",
     ]
-    lines += table(["Agent", "Owner role", "Code", "Owns (this run's outputs)"], OWNERSHIP)
+    lines += table(["Agent", "Owner role", "Code", "Owns (this run's outputs)"], rows)
     lines += [
         "The Root Cause Analyzer (`agents/rca.py`) ranks the root candidates shown in the "
         "diagnosis and is owned with Issue Triage. The organization runner (`agents/org.py`) "
@@ -290,7 +301,7 @@ def write_artifacts(
     agg: dict[str, Any] = card.get("aggregate", {})
     meta = {"scenario_title": scenario_title, "org": org}
     docs: dict[str, list[str]] = {
-        "00_governance/file-ownership.md": _ownership(meta),
+        "00_governance/file-ownership.md": _ownership(meta, card.get("agents_off", ())),
         "00_governance/scaffold-spec.md": _spec(meta, card),
         "01_agents/alert-record.md": _header("Data quality alert record", views, card, meta)
         + alert_sections(full, rest, agg),

@@ -57,6 +57,10 @@ Windows carry wrong data per the partitions' ``wrong_data`` column if present, e
 proxy (see ``agents.scoring.matching.data_quality_points``). ``aggregate`` pools many episodes:
 percentiles and fractions over all their faults, incidents, alerts and windows, per-day rates
 over their total days, and costs and hours as the mean per episode.
+
+Version history: scorecard-v1 — the initial definitions. scorecard-v2 — an agent that did not
+run in any episode of the run is named in ``agents_off`` and its metrics are None (Analytics
+Support's ``access_violations`` was a measured-looking 0 when it did not run).
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ __all__ = [
     "scorecard",
 ]
 
-DEFINITIONS_VERSION: Final[str] = "scorecard-v1"
+DEFINITIONS_VERSION: Final[str] = "scorecard-v2"
 METRIC_NAMES: Final[tuple[str, ...]] = (
     "mttd_p50_min", "mttd_p90_min", "mttr_p50_min", "mttr_p90_min",
     "sla_detect_met", "sla_diagnose_met", "sla_autofix_met", "sla_manual_met",
@@ -257,7 +261,9 @@ def scorecard(eps: list[EpisodeResult]) -> dict[str, Any]:
         eps: the run's episodes.
 
     Returns:
-        A JSON-serializable dict ``{"protocol", "aggregate", "episodes"}`` (NaN → None).
+        A JSON-serializable dict ``{"protocol", "aggregate", "episodes", "agents_off"}`` (NaN →
+        None); ``agents_off`` names the agents that did not run in any episode (their metrics
+        are None, not 0).
 
     Raises:
         ValueError: if ``eps`` is empty.
@@ -281,15 +287,21 @@ def scorecard(eps: list[EpisodeResult]) -> dict[str, Any]:
         for ep, x in zip(eps, facts, strict=True)
     ]
     agg = {**_metrics(facts), **analytics_metrics(eps)}
-    return _json_safe({"protocol": protocol, "aggregate": agg, "episodes": episodes})
+    off = [] if any(ep.analytics for ep in eps) else ["analytics_support"]
+    return _json_safe(
+        {"protocol": protocol, "aggregate": agg, "episodes": episodes, "agents_off": off}
+    )
 
 
 def analytics_metrics(eps: list[EpisodeResult]) -> dict[str, float]:
     """Analytics Support's scores, pooled: answer accuracy and grants outside the policy.
 
-    Episodes without an analyst workload contribute nothing; with none at all, the accuracy is
-    NaN and the violations 0.
+    Episodes where Analytics Support did not run (``ep.analytics`` empty) contribute nothing;
+    when it ran in none, both are NaN — not measured, never a measured 0 (``agents_off`` in the
+    scorecard says so).
     """
+    if not any(ep.analytics for ep in eps):
+        return {"analytics_answer_accuracy": NAN, "access_violations": NAN}
     scored = sum(float(ep.analytics.get("scored_answers", 0)) for ep in eps)
     wrong = sum(
         float(ep.analytics.get("false_ready", 0) + ep.analytics.get("false_not_ready", 0))

@@ -30,6 +30,7 @@ from envs.sim.actions import ActionError
 from envs.sim.world import World
 from scenarios import load_scenario
 from scenarios.vocab import ACTION_KINDS
+from tests.conftest import ROOT
 
 POLICY = AccessPolicy.from_yaml()
 INGEST = "ingest_pos_transactions"
@@ -373,3 +374,46 @@ def test_replayed_truth_equals_live_truth_under_random_actions(name):
             w.act(kind, rnd.randrange(-1, len(w.assets)), **params.get(kind, dict)())
     w.run()
     assert_replay_matches(w, live)
+
+
+# ---------------------------------------------------------------- any topology; off is said, not 0
+def test_analytics_support_runs_on_a_generated_topology(tmp_path):
+    from experiments.run_org import run
+
+    card = run(str(ROOT / "tests/golden/generated.yaml"), "rules", 1, "eval", tmp_path, days=2)
+    assert card["agents_off"] == []
+    ep = card["episodes"][0]
+    assert ep["analytics_answer_accuracy"] is not None and ep["access_violations"] == 0.0
+    assert "off in this run" not in (tmp_path / "00_governance/file-ownership.md").read_text()
+
+
+def test_the_derived_policy_follows_layers_and_owners():
+    sc = load_scenario(ROOT / "tests/golden/generated.yaml")
+    policy = AccessPolicy.derived(sc.pipeline)
+    policy.check_datasets([a.name for a in sc.pipeline.assets])
+    delivery = next(a for a in sc.pipeline.assets if a.layer == "Delivery")
+    source = next(a for a in sc.pipeline.assets if a.layer == "Source")
+    assert policy.decide("finance", delivery.name, "Delivery")[0]
+    assert not policy.decide("finance", source.name, "Source")[0]
+    assert policy.decide("data_engineer", source.name, "Source")[0]
+    assert policy.decide(source.owner, source.name, "Source")[0]
+    assert not policy.decide("contractor", delivery.name, "Delivery")[0]
+
+
+def test_an_agent_that_did_not_run_reports_no_metric(tmp_path):
+    from dataclasses import replace
+
+    from agents.org import org_config
+    from agents.scoring.artifacts import write_artifacts
+    from agents.scoring.scorecard import scorecard
+    from agents.slots.runner import run_episode
+
+    cfg = replace(org_config("rules"), analytics=False)
+    _, ep = run_episode(load_scenario("sc0002"), 1_000_000, cfg, days=1)
+    card = scorecard([ep])
+    assert card["agents_off"] == ["analytics_support"]
+    assert card["aggregate"]["access_violations"] is None
+    assert card["aggregate"]["analytics_answer_accuracy"] is None
+    write_artifacts(tmp_path, [ep], card, scenario_title="t", org="rules")
+    ownership = (tmp_path / "00_governance/file-ownership.md").read_text()
+    assert "Analytics Support" in ownership and "**off in this run**" in ownership

@@ -328,11 +328,12 @@ def test_scorecard_is_json_with_protocol() -> None:
     assert json.loads(text) == card
     p = card["protocol"]
     assert p["scenario"] == "sc_test" and p["org"] == "rules"
-    assert p["seeds"] == [7, 8] and p["n_episodes"] == 2 and p["definitions"] == "scorecard-v1"
+    assert p["seeds"] == [7, 8] and p["n_episodes"] == 2 and p["definitions"] == "scorecard-v2"
     assert [e["seed"] for e in card["episodes"]] == [7, 8]
     assert card["episodes"][1]["alert_recall"] is None  # NaN → None
     extra = {"analytics_answer_accuracy", "access_violations"}  # Analytics Support's scores
     assert set(card["aggregate"]) == set(METRIC_NAMES) | extra
     assert card["aggregate"]["analytics_answer_accuracy"] is None  # no analyst workload here
-    assert card["aggregate"]["access_violations"] == 0
+    assert card["aggregate"]["access_violations"] is None  # not measured: the agent was off
+    assert card["agents_off"] == ["analytics_support"]
     assert card["episodes"][0]["rca_ac3"] == 0.75
