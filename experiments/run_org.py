@@ -21,7 +21,6 @@ episodes), ``knowledge.sqlite`` (the knowledge base) and ``scorecard.json``; pri
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,6 @@ from agents.scoring.matching import match_alert
 from agents.scoring.scorecard import scorecard
 from agents.slots.resolve import (
     SLOTS,
-    SlotError,
     org_label,
     resolve_slots,
     slot_provenance,
@@ -50,6 +48,7 @@ from envs.sim.faults import check_scenario
 from envs.sim.ledger import faults_table
 from envs.sim.telemetry import export_jsonl
 from experiments.console import print_scorecard
+from experiments.errors import UsageError, as_float, as_int, run_entry, user_errors
 from scenarios import load_scenario
 
 
@@ -120,18 +119,21 @@ def run(
         The scorecard (with ``policies``, the filled slots' provenance, when any is filled).
 
     Raises:
-        ValueError: for an unknown organization or split, or more episodes than seeds;
-            ``SlotError`` for a slot value that cannot fill its slot. Nothing is written then.
+        UsageError: for an unknown organization or split, or more episodes than seeds;
+            ``SlotError`` for a slot value that cannot fill its slot; ``ScenarioError`` for a bad
+            scenario (or one whose faults can never be injected). Nothing is written then.
     """
     if org not in ORG_NAMES:
-        raise ValueError(f"org: unknown organization {org!r}; expected one of {ORG_NAMES}")
+        raise UsageError(
+            f"org: unknown organization {org!r}; expected one of {', '.join(ORG_NAMES)}"
+        )
     if split not in ("train", "eval"):
-        raise ValueError(f"split: expected train or eval, got {split!r}")
+        raise UsageError(f"split: expected train or eval, got {split!r}")
     sc = load_scenario(scenario)
     check_scenario(sc)  # a fault process that can never be injected is refused here
     seeds = getattr(sc.spec.seeds, split).seeds()
     if not 0 < episodes <= len(seeds):
-        raise ValueError(f"episodes: expected 1..{len(seeds)} for split {split}, got {episodes}")
+        raise UsageError(f"episodes: expected 1..{len(seeds)} for split {split}, got {episodes}")
     slots = resolve_slots(triage, sla, cost)
     slotted_config(org_config(org), slots)  # refuses a triage policy without playbooks
     name = org_label(org, slots)
@@ -166,24 +168,21 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point: plain values in, artifacts and a printed scorecard out."""
     out = Path(HydraConfig.get().runtime.output_dir)
     slots = {s: None if cfg.get(s) is None else str(cfg.get(s)) for s in SLOTS}
-    try:
+    with user_errors("run_org"):
         card = run(
             str(cfg.scenario),
             str(cfg.org),
-            int(cfg.episodes),
+            as_int(cfg, "episodes", minimum=1),
             str(cfg.split),
             out,
-            days=None if cfg.days is None else float(cfg.days),
-            events_episodes=int(cfg.events_episodes),
+            days=as_float(cfg, "days", allow_none=True, positive=True),
+            events_episodes=as_int(cfg, "events_episodes", minimum=0),
             **slots,
         )
-    except SlotError as e:
-        print(f"run_org: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
     title = f"{card['protocol']['org']} on {cfg.scenario} ({cfg.split}, {cfg.episodes} episodes)"
     print_scorecard(card, title=title)
     print(f"outputs: {out}")
 
 
 if __name__ == "__main__":
-    main()
+    run_entry("run_org", main)

@@ -24,6 +24,7 @@ from envs.sim.ledger import faults_table, partitions_table, runs_table, summary
 from envs.sim.telemetry import export_jsonl
 from envs.sim.world import World
 from experiments.console import print_summary
+from experiments.errors import as_float, as_int, run_entry, user_errors
 
 
 def write_outputs(world: World, out: Path) -> dict[str, Any]:
@@ -49,11 +50,14 @@ def run(scenario: str, seed: int, days: float | None, out: Path) -> dict[str, An
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: convert the config to plain values and run."""
     out = Path(HydraConfig.get().runtime.output_dir)
-    days = None if cfg.days is None else float(cfg.days)
-    s = run(str(cfg.scenario), int(cfg.seed), days, out)
+    with user_errors("simulate"):
+        days = as_float(cfg, "days", allow_none=True, positive=True)
+        seed = as_int(cfg, "seed", minimum=0)
+        world = simulate(str(cfg.scenario), seed, days)  # a bad scenario fails here, before writing
+    s = write_outputs(world, out)
     print_summary(s, title=f"simulate {cfg.scenario} seed={cfg.seed}")
     print(f"outputs: {out}")
 
 
 if __name__ == "__main__":
-    main()
+    run_entry("simulate", main)

@@ -277,37 +277,61 @@ def _read_mapping(path: Path, model: type[BaseModel]) -> dict[str, Any]:
 def _from_validation(
     file: str | Path, err: ValidationError, model: type[BaseModel]
 ) -> ScenarioError:
-    """Turn the first error of a ValidationError into a one-line ScenarioError."""
+    """Turn every error of a ValidationError into one one-line ScenarioError.
+
+    The first error (an unknown field first: a misspelt key says more than the missing one it
+    causes) gives the field and problem; the others follow on the same line as
+    ``; also <field>: <problem>``. A required field reported missing because its misspelt key was
+    found is not repeated.
+    """
     errors = err.errors(include_url=False)
-    # A misspelt key shows as an unknown field plus a missing one; the unknown one says more.
-    first = min(errors, key=lambda e: e["type"] != "extra_forbidden")
-    loc = tuple(first["loc"])
+    errors = sorted(errors, key=lambda e: e["type"] != "extra_forbidden")  # stable: file order
+    unknown = {
+        (tuple(e["loc"][:-1]), str(e["loc"][-1])) for e in errors if e["type"] == "extra_forbidden"
+    }
+    described = []
+    for e in errors:
+        loc = tuple(e["loc"])
+        if (
+            e["type"] == "missing"
+            and loc
+            and any(
+                parent == loc[:-1] and difflib.get_close_matches(str(loc[-1]), [key], n=1)
+                for parent, key in unknown
+            )
+        ):
+            continue
+        described.append(_describe(e, model))
+    field, problem = described[0]
+    for other_field, other_problem in described[1:]:
+        problem += f"; also {other_field or '<top level>'}: {other_problem}"
+    return ScenarioError(file, field or "<top level>", problem)
+
+
+def _describe(error: Any, model: type[BaseModel]) -> tuple[str, str]:
+    """The field path and the problem of one pydantic error."""
+    loc = tuple(error["loc"])
     field = _loc_path(loc)
-    kind = first["type"]
+    kind = error["type"]
     if kind in ("value_error", "assertion_error"):
-        text = str(first["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        text = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         match = _FIELD_PREFIX_RE.match(text)
         if match:
             field = f"{field}.{match[1]}" if field else match[1]
             text = match[2]
-        problem = text
-    elif kind == "extra_forbidden":
+        return field, text
+    if kind == "extra_forbidden":
         allowed = list(_model_at(model, loc[:-1]) or ())
-        problem = (
+        return field, (
             f"unknown field {loc[-1]!r}{_suggest(str(loc[-1]), allowed)}; "
             f"expected one of: {', '.join(allowed)}"
         )
-    elif kind == "missing":
-        problem = "required field is missing; expected a value"
-    else:
-        msg = str(first["msg"])
-        for old, new in (("Input should be ", "expected "), ("String should ", "expected to ")):
-            msg = msg.replace(old, new, 1) if msg.startswith(old) else msg
-        problem = f"{msg}; got {_short(first.get('input'))}"
-    if len(errors) > 1:
-        more = len(errors) - 1
-        problem += f" (and {more} more error{'s' if more > 1 else ''})"
-    return ScenarioError(file, field or "<top level>", problem)
+    if kind == "missing":
+        return field, "required field is missing; expected a value"
+    msg = str(error["msg"])
+    for old, new in (("Input should be ", "expected "), ("String should ", "expected to ")):
+        msg = msg.replace(old, new, 1) if msg.startswith(old) else msg
+    return field, f"{msg}; got {_short(error.get('input'))}"
 
 
 def _loc_path(loc: tuple[int | str, ...]) -> str:

@@ -290,10 +290,24 @@ def test_unknown_topology_name() -> None:
         load_pipeline("retial")
 
 
-def test_more_errors_are_counted(tmp_path: Path) -> None:
+def test_every_error_of_the_file_is_on_the_one_line(tmp_path: Path) -> None:
     scenario = {**SCENARIO, "horizon_days": "x", "warmup_days": "y", "title": 3}
-    with pytest.raises(ScenarioError, match=r"\(and 2 more errors\)$"):
+    with pytest.raises(ScenarioError) as info:
         load_scenario(_write(tmp_path, scenario, TOPOLOGY))
+    message = str(info.value)
+    assert "\n" not in message and "more error" not in message
+    for field in ("title", "horizon_days", "warmup_days"):
+        assert f"{field}: " in message, (field, message)
+    assert message.count("; also ") == 2
+
+
+def test_a_misspelt_key_is_one_error_not_two(tmp_path: Path) -> None:
+    scenario = {k: v for k, v in SCENARIO.items() if k != "horizon_days"} | {"horizn_days": 7}
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_write(tmp_path, scenario, TOPOLOGY))
+    message = str(info.value)
+    assert "unknown field 'horizn_days' (did you mean 'horizon_days'?)" in message
+    assert "also" not in message
 
 
 def _assert_clear(err: ScenarioError, file: Path, field: str, expected: str) -> None:
