@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from agents.analytics.access_policy import AccessPolicyError
-from agents.deploy.runtime import PolicyError
 from agents.slots.resolve import SlotError
 from scenarios.loader import ScenarioError
 
@@ -47,10 +46,10 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ScenarioError,
     AccessPolicyError,
     SlotError,
-    PolicyError,
     UsageError,
 )
-"""The exceptions that mean "the input was wrong" (each carries a one-line message)."""
+"""The exceptions that mean "the input was wrong" (each carries a one-line message); an entry
+point adds its own (``export`` adds the runtime's ``PolicyError``) through ``user_errors``."""
 
 
 def fail(entry: str, message: str) -> NoReturn:
