@@ -22,7 +22,6 @@ Run directory layout: ``model.zip``, ``best_model.zip``, ``vecnormalize.pkl``, `
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
+from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import CSVOutputFormat, HumanOutputFormat, Logger
 from stable_baselines3.common.vec_env import (
     DummyVecEnv,
@@ -45,14 +44,19 @@ from stable_baselines3.common.vec_env import (
 from envs.factory import make_env
 from experiments.algos import MASKED, algo_class
 from experiments.callbacks import HeldOutEval, StopOnSignal, TrackerOutput
+from experiments.checkpoints import (
+    checkpoint_callback,
+    load_checkpoint,
+    resolve_resume,
+    save_final,
+    save_interrupted,
+)
 from experiments.compare import compare
 from experiments.curves import plot_learning_curve
 from experiments.run_record import RunRecord, dumps
 from experiments.tracking import (
     Tracker,
     TrackingError,
-    download_artifacts,
-    is_run_id,
     open_tracker,
 )
 from experiments.train_config import TrainConfig
@@ -118,68 +122,6 @@ def build_eval_env(cfg: TrainConfig) -> tuple[Any, list[int]]:
     """The evaluation env (training's role arguments and horizon) and the held-out episode seeds."""
     env = make_env(cfg.scenario, cfg.role.name, **_eval_kwargs(cfg))
     return env, [int(s) for s in env.scenario.spec.seeds.eval.seeds()]
-
-
-def resolve_resume(cfg: TrainConfig, out: Path) -> tuple[Path | None, str | None]:
-    """The checkpoint to continue from and the MLflow run to continue (either may be None).
-
-    ``resume`` may be a checkpoint ``.zip``, a run directory (its most advanced checkpoint;
-    its ``run.json`` names the MLflow run) or an MLflow run id (its ``checkpoint/`` artifact).
-
-    Raises:
-        ValueError: nothing to resume from at that path.
-        TrackingError: an unknown run id.
-    """
-    r = cfg.resume
-    if r is None:
-        return None, None
-    if is_run_id(r) and not Path(r).exists():
-        if cfg.tracking.backend == "disabled" or not cfg.tracking.uri:
-            raise ValueError(f"resume: {r} looks like an MLflow run id, but tracking is disabled")
-        local = download_artifacts(r, cfg.tracking.uri, "checkpoint", out / "resumed_from")
-        return latest_checkpoint(local), r
-    p = Path(r)
-    if p.is_file() and p.suffix == ".zip":
-        meta = p.parent / "run.json"
-        run_id = json.loads(meta.read_text()).get("mlflow_run_id") if meta.exists() else None
-        return p, run_id
-    if p.is_dir():
-        meta = p / "run.json"
-        run_id = json.loads(meta.read_text()).get("mlflow_run_id") if meta.exists() else None
-        return latest_checkpoint(p), run_id
-    raise ValueError(f"resume: {r!r} is neither a checkpoint .zip, a run directory nor a run id")
-
-
-def _steps_of(path: Path) -> int:
-    m = re.search(r"_(\d+)_steps\.zip$", path.name)
-    return int(m.group(1)) if m else -1
-
-
-def latest_checkpoint(directory: Path) -> Path:
-    """The most advanced model in ``directory``.
-
-    That is ``model.zip`` (written only when training completes), else the checkpoint with the
-    most steps (``checkpoints/*_<t>_steps.zip``).
-
-    Raises:
-        ValueError: when there is none.
-    """
-    if (directory / "model.zip").exists():
-        return directory / "model.zip"
-    cands = sorted(directory.glob("**/*_steps.zip"), key=_steps_of)
-    if cands:
-        return cands[-1]
-    raise ValueError(f"resume: no checkpoint (*_steps.zip or model.zip) under {directory}")
-
-
-def _vecnormalize_of(ckpt: Path) -> Path | None:
-    """The VecNormalize statistics saved with a checkpoint, if any."""
-    steps = _steps_of(ckpt)
-    for cand in (ckpt.parent / f"model_vecnormalize_{steps}_steps.pkl",
-                 ckpt.parent / "vecnormalize.pkl"):  # fmt: skip
-        if cand.exists():
-            return cand
-    return None
 
 
 def _normalizer(vec: VecEnv) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -249,14 +191,9 @@ def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> 
     record = RunRecord.collect(cfg)
     tracker.log_params(record.params())
     masked = cfg.algo.name in MASKED
-    cls = algo_class(cfg.algo.name)
     vec = build_vec_env(cfg)
     if ckpt is not None:
-        if isinstance(vec, VecNormalize):
-            vn = _vecnormalize_of(ckpt)
-            if vn is not None:
-                vec = VecNormalize.load(str(vn), vec.venv)
-        model = cls.load(str(ckpt), env=vec, device="cpu")
+        model, vec = load_checkpoint(cfg.algo.name, ckpt, vec)
         tracker.set_tags({"resumed_from": str(ckpt), "resumed_at_timesteps": model.num_timesteps})
     else:
         model = build_model(cfg, vec)
@@ -269,10 +206,9 @@ def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> 
     evaluator = None
     stopper = StopOnSignal()
     callbacks: list[Any] = [stopper]
-    if cfg.train.checkpoint_every > 0:
-        every = max(1, cfg.train.checkpoint_every // cfg.train.n_envs)
-        callbacks.append(CheckpointCallback(every, str(out / "checkpoints"), name_prefix="model",
-                                            save_vecnormalize=True))  # fmt: skip
+    saver = checkpoint_callback(cfg, out)
+    if saver is not None:
+        callbacks.append(saver)
     if cfg.eval.every > 0 and cfg.eval.episodes > 0:
         evaluator = HeldOutEval(
             eval_env, seeds[: cfg.eval.episodes], cfg.eval.every, out, tracker,
@@ -290,20 +226,14 @@ def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> 
                 tb_log_name=f"{cfg.algo.name}",
             )
     if stopper.signum is not None:
-        path = out / "checkpoints" / f"interrupted_{model.num_timesteps}_steps.zip"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(path)
-        if isinstance(vec, VecNormalize):
-            vec.save(str(path.parent / "vecnormalize.pkl"))
+        path = save_interrupted(model, vec, out)
         record.write(out, timesteps=model.num_timesteps, run_id=tracker.run_id)
         tracker.log_artifact(path, "checkpoint")
         tracker.log_artifact(out / "run.json", "checkpoint")
         vec.close()
         raise Interrupted(stopper.signum, path)
 
-    model.save(out / "model.zip")
-    if isinstance(vec, VecNormalize):
-        vec.save(str(out / "vecnormalize.pkl"))
+    save_final(model, vec, out)
     best = evaluator.best if evaluator is not None and evaluator.best > -np.inf else None
     final = None
     if evaluator is not None and remaining > 0:
