@@ -74,6 +74,15 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
     Arguments: ``scenario`` (default ``sc0003``), ``role="cost"``, ``reward_weights``,
     ``period_min``, ``days``.
 
+    For example:
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("envs:dataops/PerformanceDegradation-v0", role="cost")
+        >>> env.action_space
+        MultiDiscrete([7 2])
+        >>> env.observation_space
+        Box(-1.0, 1.0, (12,), float32)
+
     ## Version history
 
     - v0: initial release.

@@ -64,6 +64,15 @@ class SlaEnv(PeriodicEnv[SlaOptimizer]):
     (``envs.periodic.PeriodicEnv``). Arguments: ``scenario`` (default ``sc0001``), ``role="sla"``,
     ``reward_weights``, ``period_min``, ``days``.
 
+    For example:
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("envs:dataops/LateArrival-v0", role="sla")
+        >>> env.action_space
+        MultiDiscrete([3 3 3 3 3 3 3])
+        >>> env.observation_space
+        Box(-1.0, 1.0, (25,), float32)
+
     ## Version history
 
     - v0: initial release.

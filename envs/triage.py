@@ -127,6 +127,15 @@ class TriageEnv(DataOpsEnv):
     ``scenario`` (name or path), ``role="triage"``, ``reward_weights`` (dict), ``days`` (horizon
     override).
 
+    For example:
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("envs:dataops/LateArrival-v0", role="triage")
+        >>> env.action_space
+        Discrete(13)
+        >>> env.observation_space
+        Box(-1.0, 1.0, (72,), float32)
+
     ## Version history
 
     - v0: initial release. Pre-release revisions (no published results used the earlier ones):
