@@ -46,8 +46,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/jupytext --sync notebooks/*.ipynb
 
+# The environments' spec sheets (class docstrings) carry doctest examples, run on envs/ alone:
+# --doctest-modules on notebooks/ would import (and so run) the notebooks' paired .py files.
 test: $(RAY_STAMP) lint typecheck
 	$(PY) -m pytest -n 2 --nbmake tests notebooks
+	$(PY) -m pytest --doctest-modules envs
 
 bench: $(STAMP)
 	$(PY) -m experiments.bench part=all
