@@ -219,7 +219,7 @@ class TriageEnv(DataOpsEnv):
         else:  # no incident in this episode: nothing to decide
             self._run_until()
         terms.update(self._accrued())
-        reward = float(sum(self.weights[k] * v for k, v in terms.items()))
+        reward = self.weighted_reward(terms)
         truncated = self.done
         return self._obs(), reward, False, truncated, self._info(terms)
 
