@@ -14,26 +14,15 @@ from __future__ import annotations
 from typing import Final, Literal, get_args
 
 Layer = Literal["Source", "Ingestion", "Transformation", "Warehouse", "Delivery"]
-LAYERS: Final[tuple[Layer, ...]] = (
-    "Source",
-    "Ingestion",
-    "Transformation",
-    "Warehouse",
-    "Delivery",
-)
+LAYERS: Final[tuple[Layer, ...]] = get_args(Layer)
 
 IssueType = Literal[
     "late_arrival", "quality_anomaly", "validation_failure", "performance_degradation"
 ]
-ISSUE_TYPES: Final[tuple[IssueType, ...]] = (
-    "late_arrival",
-    "quality_anomaly",
-    "validation_failure",
-    "performance_degradation",
-)
+ISSUE_TYPES: Final[tuple[IssueType, ...]] = get_args(IssueType)
 
 Severity = Literal["critical", "major", "minor"]
-SEVERITIES: Final[tuple[Severity, ...]] = ("critical", "major", "minor")
+SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)
 """Blueprint severities: critical drives wrong decisions, major blocks analysis, minor cosmetic."""
 
 Criticality = Literal["high", "medium", "low"]
@@ -115,11 +104,4 @@ DESTRUCTIVE_ACTIONS: Final[frozenset[ActionKind]] = frozenset(
 """Actions the guardrails allow only with evidence (BP-0005 automation safety)."""
 
 CheckKind = Literal["freshness", "not_null", "unique", "volume", "schema", "accepted_range"]
-CHECK_KINDS: Final[tuple[CheckKind, ...]] = (
-    "freshness",
-    "not_null",
-    "unique",
-    "volume",
-    "schema",
-    "accepted_range",
-)
+CHECK_KINDS: Final[tuple[CheckKind, ...]] = get_args(CheckKind)
