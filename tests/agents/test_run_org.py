@@ -21,22 +21,6 @@ ARTIFACTS = [
     "knowledge.sqlite",
     "scorecard.json",
 ]
-ARTIFACTS = [
-    "00_governance/file-ownership.md",
-    "00_governance/scaffold-spec.md",
-    "01_agents/alert-record.md",
-    "01_agents/diagnosis.md",
-    "01_agents/remediation-log.md",
-    "09_learning/incident-summary.md",
-    "alerts.csv",
-    "diagnoses.csv",
-    "remediations.csv",
-    "incidents.csv",
-    "ledger.csv",
-    "events.openlineage.jsonl",
-    "knowledge.sqlite",
-    "scorecard.json",
-]
 
 
 def test_run_writes_every_artifact(tmp_path):
