@@ -17,12 +17,17 @@
 
 Run directory layout: ``model.zip``, ``best_model.zip``, ``vecnormalize.pkl``, ``checkpoints/``,
 ``progress.csv`` (SB3 logger), ``evaluations.csv``, ``learning_curve.png``, ``compare.json``,
-``run.json``, ``config.yaml`` (written by the entry point).
+``run.json``, ``config.yaml`` (written by the entry point), ``policy/`` (the export),
+``mlflow_model/``.
+
+This module builds the envs and the agent and runs the steps; the steps' details live beside it:
+``experiments.algos`` (the algorithm registry), ``experiments.checkpoints`` (checkpoint files,
+resume), ``experiments.run_record`` (``run.json``, library versions, tracker parameters) and
+``experiments.publication`` (what is sent to the tracker after training).
 """
 
 from __future__ import annotations
 
-import re
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import CSVOutputFormat, HumanOutputFormat, Logger
 from stable_baselines3.common.vec_env import (
     DummyVecEnv,
@@ -45,6 +50,7 @@ from envs.factory import make_env
 from experiments.algos import MASKED, algo_class
 from experiments.callbacks import HeldOutEval, StopOnSignal, TrackerOutput
 from experiments.checkpoints import (
+    MODEL_FILE,
     checkpoint_callback,
     load_checkpoint,
     resolve_resume,
@@ -53,12 +59,9 @@ from experiments.checkpoints import (
 )
 from experiments.compare import compare
 from experiments.curves import plot_learning_curve
-from experiments.run_record import RunRecord, dumps
-from experiments.tracking import (
-    Tracker,
-    TrackingError,
-    open_tracker,
-)
+from experiments.publication import publish_checkpoint, publish_comparison, publish_run
+from experiments.run_record import RUN_FILE, RunRecord, dumps
+from experiments.tracking import Tracker, TrackingError, open_tracker
 from experiments.train_config import TrainConfig
 
 
@@ -188,34 +191,84 @@ def train(
 
 
 def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> dict[str, Any]:
+    """Steps 2-6 of the module docstring, in ``tracker``'s run, from ``ckpt`` if given."""
     record = RunRecord.collect(cfg)
     tracker.log_params(record.params())
-    masked = cfg.algo.name in MASKED
-    vec = build_vec_env(cfg)
-    if ckpt is not None:
-        model, vec = load_checkpoint(cfg.algo.name, ckpt, vec)
-        tracker.set_tags({"resumed_from": str(ckpt), "resumed_at_timesteps": model.num_timesteps})
-    else:
-        model = build_model(cfg, vec)
+    model, vec = _agent(cfg, ckpt, tracker)
     model.set_logger(_logger(out, tracker, cfg.train.progress_bar))
-    start = int(model.num_timesteps)
-    remaining = max(0, cfg.train.timesteps - start)
-
+    remaining = max(0, cfg.train.timesteps - int(model.num_timesteps))
     eval_env, seeds = build_eval_env(cfg)
     norm = _normalizer(vec)
-    evaluator = None
-    stopper = StopOnSignal()
-    callbacks: list[Any] = [stopper]
-    saver = checkpoint_callback(cfg, out)
-    if saver is not None:
-        callbacks.append(saver)
-    if cfg.eval.every > 0 and cfg.eval.episodes > 0:
-        evaluator = HeldOutEval(
-            eval_env, seeds[: cfg.eval.episodes], cfg.eval.every, out, tracker,
-            masked=masked, keep_best=cfg.eval.keep_best, normalize=norm,
-        )  # fmt: skip
-        callbacks.append(evaluator)
+    evaluator = _evaluator(cfg, out, tracker, eval_env, seeds, norm)
 
+    signum = _learn(cfg, out, model, remaining, evaluator)
+    if signum is not None:
+        path = save_interrupted(model, vec, out)
+        record.write(out, timesteps=model.num_timesteps, run_id=tracker.run_id)
+        publish_checkpoint(tracker, path, out / RUN_FILE)
+        vec.close()
+        raise Interrupted(signum, path)
+
+    save_final(model, vec, out)
+    evaluation = _evaluation(evaluator, out, int(model.num_timesteps), trained=remaining > 0)
+    rows = _compare(cfg, out, model, eval_env, seeds, norm)
+    publish_comparison(tracker, rows, int(model.num_timesteps))
+    plot_learning_curve(out, title=f"{cfg.algo.name} on {cfg.scenario} ({cfg.role.name})")
+    info = record.write(
+        out, timesteps=model.num_timesteps, run_id=tracker.run_id, evaluation=evaluation, rows=rows
+    )
+    vec.close()
+    _export(out, tracker)
+    publish_run(out, cfg, tracker)
+    return info
+
+
+def _agent(cfg: TrainConfig, ckpt: Path | None, tracker: Tracker) -> tuple[BaseAlgorithm, VecEnv]:
+    """The training envs and the agent on them: new, or loaded from ``ckpt`` (tagged as resumed)."""
+    vec = build_vec_env(cfg)
+    if ckpt is None:
+        return build_model(cfg, vec), vec
+    model, vec = load_checkpoint(cfg.algo.name, ckpt, vec)
+    tracker.set_tags({"resumed_from": str(ckpt), "resumed_at_timesteps": model.num_timesteps})
+    return model, vec
+
+
+def _evaluator(
+    cfg: TrainConfig,
+    out: Path,
+    tracker: Tracker,
+    env: Any,
+    seeds: list[int],
+    norm: Callable[[np.ndarray], np.ndarray] | None,
+) -> HeldOutEval | None:
+    """The periodic held-out evaluation (None: ``eval.every`` or ``eval.episodes`` is 0)."""
+    if cfg.eval.every <= 0 or cfg.eval.episodes <= 0:
+        return None
+    return HeldOutEval(
+        env, seeds[: cfg.eval.episodes], cfg.eval.every, out, tracker,
+        masked=cfg.algo.name in MASKED, keep_best=cfg.eval.keep_best, normalize=norm,
+    )  # fmt: skip
+
+
+def _learn(
+    cfg: TrainConfig,
+    out: Path,
+    model: BaseAlgorithm,
+    remaining: int,
+    evaluator: HeldOutEval | None,
+) -> int | None:
+    """Learn ``remaining`` more timesteps, with checkpoints and the periodic evaluation.
+
+    SIGINT and SIGTERM stop learning at the next step (their handlers are restored on return).
+    The timestep count restarts only for an agent that has learned nothing yet.
+
+    Returns:
+        The signal that stopped learning, or None when it ran to the end.
+    """
+    stopper = StopOnSignal()
+    callbacks: list[BaseCallback] = [stopper]
+    callbacks += [c for c in (checkpoint_callback(cfg, out), evaluator) if c is not None]
+    start = int(model.num_timesteps)
     with stopper:
         if remaining > 0:
             model.learn(
@@ -225,50 +278,56 @@ def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> 
                 progress_bar=cfg.train.progress_bar,
                 tb_log_name=f"{cfg.algo.name}",
             )
-    if stopper.signum is not None:
-        path = save_interrupted(model, vec, out)
-        record.write(out, timesteps=model.num_timesteps, run_id=tracker.run_id)
-        tracker.log_artifact(path, "checkpoint")
-        tracker.log_artifact(out / "run.json", "checkpoint")
-        vec.close()
-        raise Interrupted(stopper.signum, path)
+    return stopper.signum
 
-    save_final(model, vec, out)
+
+def _evaluation(
+    evaluator: HeldOutEval | None, out: Path, timesteps: int, *, trained: bool
+) -> dict[str, float | None]:
+    """``run.json``'s ``evaluation``: the best periodic and the final held-out mean reward.
+
+    ``best_mean_reward`` is the best of the evaluations during training (read before the final
+    one runs). ``final_mean_reward`` scores the final model, re-using the last evaluation when it
+    already scored this very model; it is None when nothing was learned in this call or
+    evaluation is off.
+    """
     best = evaluator.best if evaluator is not None and evaluator.best > -np.inf else None
     final = None
-    if evaluator is not None and remaining > 0:
-        # the last rollout's evaluation, unless one already scored this very model
-        at_end = evaluator.last_step == model.num_timesteps
+    if evaluator is not None and trained:
+        at_end = evaluator.last_step == timesteps
         final = evaluator.run_eval() if not at_end else _last_mean(out)
-    rows: list[dict[str, Any]] = []
-    if cfg.compare.episodes > 0:
-        rows = compare(model, eval_env, seeds[: cfg.compare.episodes],
-                       agent_name=f"{cfg.algo.name} (seed {cfg.seed})", masked=masked,
-                       normalize=norm, baselines=cfg.compare.baselines, orgs=cfg.compare.orgs,
-                       days=cfg.train.days)  # fmt: skip
-        (out / "compare.json").write_text(dumps(rows))
-        step = int(model.num_timesteps)
-        for r in rows:
-            flat = {f"compare/{r['name'].split(' ')[0]}/{k}": v for k, v in r["scorecard"].items()}
-            if r["mean_reward"] is not None:
-                flat[f"compare/{r['name'].split(' ')[0]}/mean_reward"] = r["mean_reward"]
-            tracker.log_metrics({k: v for k, v in flat.items() if v is not None}, step)
-    plot_learning_curve(out, title=f"{cfg.algo.name} on {cfg.scenario} ({cfg.role.name})")
-    evaluation = {"best_mean_reward": best, "final_mean_reward": final}
-    info = record.write(
-        out, timesteps=model.num_timesteps, run_id=tracker.run_id, evaluation=evaluation, rows=rows
-    )
-    vec.close()
-    _export(out, tracker)
-    _log_outputs(out, cfg, tracker)
-    return info
+    return {"best_mean_reward": best, "final_mean_reward": final}
+
+
+def _compare(
+    cfg: TrainConfig,
+    out: Path,
+    model: BaseAlgorithm,
+    env: Any,
+    seeds: list[int],
+    norm: Callable[[np.ndarray], np.ndarray] | None,
+) -> list[dict[str, Any]]:
+    """The agent, the baselines and the organizations on the first held-out seeds.
+
+    Returns:
+        ``experiments.compare.compare``'s rows, also written to ``compare.json``; none (and no
+        file) with ``compare.episodes=0``.
+    """
+    if cfg.compare.episodes <= 0:
+        return []
+    rows = compare(model, env, seeds[: cfg.compare.episodes],
+                   agent_name=f"{cfg.algo.name} (seed {cfg.seed})", masked=cfg.algo.name in MASKED,
+                   normalize=norm, baselines=cfg.compare.baselines, orgs=cfg.compare.orgs,
+                   days=cfg.train.days)  # fmt: skip
+    (out / "compare.json").write_text(dumps(rows))
+    return rows
 
 
 def _export(out: Path, tracker: Tracker) -> None:
     """Export the final model to ``out/policy`` (ONNX + card) for deployment."""
     from experiments.export import export_model
 
-    export_model(str(out / "model.zip"), out / "policy", run_id=tracker.run_id)
+    export_model(str(out / MODEL_FILE), out / "policy", run_id=tracker.run_id)
 
 
 def _last_mean(out: Path) -> float:
@@ -282,30 +341,6 @@ def _eval_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.train.days is not None:
         kwargs["days"] = cfg.train.days
     return kwargs
-
-
-def _log_outputs(out: Path, cfg: TrainConfig, tracker: Tracker) -> None:
-    model_dir = out / "mlflow_model"
-    model_dir.mkdir(exist_ok=True)
-    for name in ("model.zip", "best_model.zip", "vecnormalize.pkl", "run.json", "config.yaml"):
-        src = out / name
-        if src.exists():
-            (model_dir / name).write_bytes(src.read_bytes())
-    tracker.log_artifact(model_dir, "model")
-    tracker.log_artifact(out / "model.zip", "checkpoint")
-    tracker.log_artifact(out / "run.json", "checkpoint")
-    for name in ("learning_curve.png", "progress.csv", "evaluations.csv", "compare.json"):
-        if (out / name).exists():
-            tracker.log_artifact(out / name)
-    tracker.log_artifact(out / "policy", "policy")
-    name = re.sub(
-        r"[^A-Za-z0-9_.-]", "_", f"dataops-{cfg.scenario}-{cfg.role.name}-{cfg.algo.name}"
-    )
-    if cfg.tracking.register_model:
-        tracker.register_model("model", name, cfg.tracking.alias)
-    tracker.log_policy(
-        out / "policy", f"{name}-onnx" if cfg.tracking.register_model else None, cfg.tracking.alias
-    )
 
 
 __all__ = [
