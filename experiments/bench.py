@@ -34,6 +34,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from envs.sim.world import World
+from experiments.errors import UsageError, run_entry, user_errors
 from scenarios.generate import generate_pipeline
 from scenarios.loader import load_scenario
 from scenarios.spec import FaultSpec, Scenario
@@ -285,7 +286,7 @@ def bench_runtime(calls: int = 3000, batch: int = 64) -> dict[str, Any]:
 def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
     """Run the requested part(s) and return the contract keys (plus detail)."""
     if part not in (*PARTS, "all"):
-        raise ValueError(f"part: unknown part {part!r}; expected one of {', '.join(PARTS)}, all")
+        raise UsageError(f"part: unknown part {part!r}; expected one of {', '.join(PARTS)}, all")
     out: dict[str, Any] = {}
     todo = PARTS if part == "all" else (part,)
     for p in todo:
@@ -316,9 +317,10 @@ def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point; prints one JSON object as the last line."""
     sim_cfg = {k: cfg.sim[k] for k in ("assets", "days", "scaling", "scaling_days")}
-    result = run(str(cfg.part), sim_cfg)
+    with user_errors("bench"):
+        result = run(str(cfg.part), sim_cfg)
     print(json.dumps(result, sort_keys=True))
 
 
 if __name__ == "__main__":
-    main()
+    run_entry("bench", main)

@@ -32,6 +32,7 @@ from experiments.algos import algo_class
 from experiments.run_record import RUN_FILE
 from experiments.tracking import download_artifacts, is_run_id
 from experiments.train_config import TrainConfig
+from scenarios import load_scenario, scenario_sha256
 
 CHECKPOINT_DIR = "checkpoints"
 MODEL_FILE = "model.zip"
@@ -67,15 +68,34 @@ def resolve_resume(cfg: TrainConfig, out: Path) -> tuple[Path | None, str | None
         return latest_checkpoint(local), r
     p = Path(r)
     if p.is_file() and p.suffix == ".zip":
-        return p, _run_id_in(p.parent)
+        return p, _run_id_in(p.parent, cfg)
     if p.is_dir():
-        return latest_checkpoint(p), _run_id_in(p)
+        return latest_checkpoint(p), _run_id_in(p, cfg)
     raise ValueError(f"resume: {r!r} is neither a checkpoint .zip, a run directory nor a run id")
 
 
-def _run_id_in(directory: Path) -> str | None:
+def _run_id_in(directory: Path, cfg: TrainConfig) -> str | None:
+    """The tracked run named by ``directory``'s run.json, after checking its scenario is unchanged.
+
+    Raises:
+        ValueError: the run was trained on a scenario that now resolves differently (its file
+            changed: ``scenarios.scenario_sha256``).
+    """
     meta = directory / RUN_FILE
-    return json.loads(meta.read_text()).get("mlflow_run_id") if meta.exists() else None
+    if not meta.exists():
+        return None
+    info = json.loads(meta.read_text())
+    trained = info.get("scenario_sha256")
+    if trained is not None:
+        now = scenario_sha256(load_scenario(cfg.scenario))
+        if now != trained:
+            raise ValueError(
+                f"resume: {info.get('scenario')} changed since the run in {directory} was trained "
+                f"on it (sha256 {trained[:12]}… then, {now[:12]}… now); expected the same "
+                "scenario and topology files"
+            )
+    run_id: str | None = info.get("mlflow_run_id")
+    return run_id
 
 
 def latest_checkpoint(directory: Path) -> Path:

@@ -18,8 +18,9 @@ named is never deleted). Every entry point uses this one module::
 ``run_entry`` also checks, before Hydra starts, that a ``hydra.run.dir=<dir>`` given on the
 command line can be created and written (Hydra itself would fail there with a traceback).
 
-Exit codes: 2 for a user error (as ``argparse`` does), 1 for a failure of the lab itself (a
-traceback, as before), 128 + n for a signal.
+Exit codes: 2 for a user error (as ``argparse`` does); 1 for a service the run needs that is not
+there (an unreachable tracking server: one line too) or a failure of the lab itself (a
+traceback); 128 + n for a signal.
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 point adds its own (``export`` adds the runtime's ``PolicyError``) through ``user_errors``."""
 
 
-def fail(entry: str, message: str) -> NoReturn:
-    """Print ``<entry>: error: <message>`` (one line) on stderr and exit with code 2."""
+def fail(entry: str, message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``<entry>: error: <message>`` (one line) on stderr and exit with ``code`` (2)."""
     print(f"{entry}: error: {' '.join(str(message).split())}", file=sys.stderr)
-    raise SystemExit(EXIT_USAGE)
+    raise SystemExit(code)
 
 
 @contextlib.contextmanager

@@ -22,7 +22,6 @@ exits with status 2; nothing is written to ``out``.
 from __future__ import annotations
 
 import json
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,8 @@ from agents.deploy.policy_card import ALGOS, PolicyCard
 from agents.deploy.runtime import PolicyError
 from envs import env_id_of
 from experiments.algos import algo_class
+from experiments.errors import run_entry, user_errors
+from scenarios import scenario_reference, scenario_sha256
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.zip"
@@ -118,6 +119,7 @@ def export_model(
     torch.set_num_threads(1)
     zip_path = resolve_model(model_path)
     info = run_info(zip_path)
+    trained_sha = None if scenario else info.get("scenario_sha256")  # an explicit one is the user's
     scenario = scenario or info.get("scenario")
     role = role or info.get("role")
     if not scenario or not role:
@@ -138,6 +140,15 @@ def export_model(
         env = make_env(scenario, role)
     except (ValueError, FileNotFoundError, KeyError) as e:
         raise ExportError(f"scenario/role: {scenario}/{role}: {e}") from None
+    now_sha = scenario_sha256(env.scenario)
+    if trained_sha is not None and now_sha != trained_sha:
+        raise ExportError(
+            f"scenario: {scenario} changed since the model was trained on it ({RUN_FILE} records "
+            f"sha256 {trained_sha[:12]}…, the file now gives {now_sha[:12]}…); "
+            "expected the scenario the model was trained on, or pass scenario=<name|path> to "
+            "export against this one"
+        )
+    reference = scenario_reference(env.scenario)
     try:
         model = algo_class(algo).load(str(zip_path), device="cpu")
     except Exception as e:  # SB3 surfaces corrupt archives as many exception types
@@ -173,9 +184,9 @@ def export_model(
             env,
             out,
             algo=algo,
-            scenario=env.scenario.name,
+            scenario=reference,
             role=role,
-            env_id=env_id or info.get("env_id") or env_id_of(env.scenario.name),
+            env_id=env_id or info.get("env_id") or env_id_of(reference),
             vecnormalize=vec,
             training_run=training_run,
             evaluation=info.get("evaluation") or {},
@@ -224,7 +235,7 @@ def main(cfg: DictConfig) -> None:
         return None if v is None or str(v) == "" else str(v)
 
     out = Path(opt("out") or HydraConfig.get().runtime.output_dir)
-    try:
+    with user_errors("export", ExportError, PolicyError):
         if opt("model") is None and opt("run_id") is None:
             raise ExportError("model/run_id: give model=<path to an SB3 .zip> or run_id=<run id>")
         uri = cfg.tracking.get("uri") if cfg.get("tracking") else None
@@ -239,9 +250,6 @@ def main(cfg: DictConfig) -> None:
             env_id=opt("env_id"),
             run_id=opt("run_id"),
         )
-    except (ExportError, PolicyError) as e:
-        print(f"export: error: {e}", file=sys.stderr)
-        sys.exit(2)
     print(
         f"exported {card.algo} {card.env_id} role={card.role} scenario={card.scenario} "
         f"sha256={card.onnx_sha256[:12]} -> {out}"
@@ -249,4 +257,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry("export", main)

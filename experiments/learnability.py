@@ -27,7 +27,10 @@ from rich.table import Table
 
 from envs.baselines import baseline
 from envs.factory import make_env
+from envs.sim.faults import check_scenario
+from experiments.errors import as_int, run_entry, user_errors
 from experiments.triage_diagnosis import diagnose
+from scenarios import load_scenario
 
 
 def train_maskable(scenario: str, seed: int, timesteps: int, n_envs: int) -> Any:
@@ -139,8 +142,13 @@ def _diagnosis_table(res: dict[str, Any]) -> Table:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point."""
     out = Path(HydraConfig.get().runtime.output_dir)
-    res = run([str(s) for s in cfg.scenarios], [int(s) for s in cfg.seeds], int(cfg.timesteps),
-              int(cfg.eval_episodes), int(cfg.n_envs), out)  # fmt: skip
+    with user_errors("learnability"):  # bad scenarios or values fail before anything is trained
+        for s in cfg.scenarios:
+            check_scenario(load_scenario(str(s)))
+        seeds = [as_int({"seeds": s}, "seeds", minimum=0) for s in cfg.seeds]
+        numbers = {k: as_int(cfg, k, minimum=1) for k in ("timesteps", "eval_episodes", "n_envs")}
+    res = run([str(s) for s in cfg.scenarios], seeds, numbers["timesteps"],
+              numbers["eval_episodes"], numbers["n_envs"], out)  # fmt: skip
     table = Table(title=f"triage: mean held-out episode reward ({cfg.eval_episodes} episodes)")
     for col in ("scenario", "random", "rules", "oracle", "MaskablePPO (seeds)"):
         table.add_column(col)
@@ -159,4 +167,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry("learnability", main)

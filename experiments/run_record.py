@@ -10,8 +10,12 @@ interrupted (``write``).
 key                    value
 =====================  ===========================================================================
 ``config``             the ``TrainConfig`` as JSON
-``scenario``           the scenario's name (``sc0001``...)
-``env_id``             its registered id (``envs.env_id_of``)
+``scenario``           the scenario as it loads from anywhere: a registered name (``sc0001``...)
+                       or the absolute path of the scenario file it was given as
+                       (``scenarios.scenario_reference``)
+``scenario_sha256``    sha256 of the scenario and topology it resolved to
+                       (``scenarios.scenario_sha256``): export refuses a changed file
+``env_id``             its registered id (``envs.env_id_of``; ``dataops/Pipeline-v0`` for a file)
 ``role``, ``algo``     the role trained and the algorithm name
 ``timesteps``          the model's timestep count when the record was written
 ``mlflow_run_id``      the tracked run (null when tracking is disabled)
@@ -40,7 +44,7 @@ import numpy as np
 from envs import env_id_of
 from experiments.tracking import flatten
 from experiments.train_config import TrainConfig
-from scenarios import load_scenario
+from scenarios import load_scenario, scenario_reference, scenario_sha256
 
 RUN_FILE = "run.json"
 
@@ -85,20 +89,32 @@ class RunRecord:
     Attributes:
         cfg: the training job.
         versions: ``library_versions()`` at collection.
+        scenario: the scenario's reference (``scenarios.scenario_reference``) at collection.
+        scenario_sha256: what it resolved to then (``scenarios.scenario_sha256``).
     """
 
     cfg: TrainConfig
     versions: dict[str, str]
+    scenario: str
+    scenario_sha256: str
 
     @classmethod
     def collect(cls, cfg: TrainConfig) -> RunRecord:
-        """The record of ``cfg``, reading the library versions now."""
-        return cls(cfg, library_versions())
+        """The record of ``cfg``, reading the library versions and the scenario now.
+
+        Raises:
+            ScenarioError: the config's scenario does not load (``scenarios.load_scenario``).
+        """
+        sc = load_scenario(cfg.scenario)
+        return cls(cfg, library_versions(), scenario_reference(sc), scenario_sha256(sc))
 
     def params(self) -> dict[str, Any]:
-        """The tracker's parameters: the flattened config and ``version.<library>``."""
+        """The tracker's parameters: config, ``version.<lib>``, ``scenario.reference/sha256``."""
         params = flatten(self.cfg.model_dump(mode="json"))
         params.update({f"version.{k}": v for k, v in self.versions.items()})
+        params.update(
+            {"scenario.reference": self.scenario, "scenario.sha256": self.scenario_sha256}
+        )
         return params
 
     def write(
@@ -121,16 +137,13 @@ class RunRecord:
 
         Returns:
             What was written.
-
-        Raises:
-            ScenarioError: the config's scenario does not load (``scenarios.load_scenario``).
         """
         cfg = self.cfg
-        sc = load_scenario(cfg.scenario)
         info = {
             "config": cfg.model_dump(mode="json"),
-            "scenario": sc.name,
-            "env_id": env_id_of(sc.name),
+            "scenario": self.scenario,
+            "scenario_sha256": self.scenario_sha256,
+            "env_id": env_id_of(self.scenario),
             "role": cfg.role.name,
             "algo": cfg.algo.name,
             "timesteps": int(timesteps),

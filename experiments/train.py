@@ -27,9 +27,12 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from envs.sim.faults import check_scenario
 from experiments.compare import print_compare
+from experiments.errors import fail, run_entry, user_errors
 from experiments.tracking import TrackingError, parent_run_id
 from experiments.train_config import TrainConfig
+from scenarios import load_scenario
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
@@ -39,11 +42,10 @@ def main(cfg: DictConfig) -> None:
     out = Path(hc.runtime.output_dir)
     plain = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(plain, dict)
-    try:
+    with user_errors("train", ValueError):  # the config's errors are one-line ValueErrors
         tc = TrainConfig.from_mapping({str(k): v for k, v in plain.items()})
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    with user_errors("train"):  # a bad scenario fails before anything is written
+        check_scenario(load_scenario(tc.scenario))
     from experiments.training import Interrupted, train
 
     parent = None
@@ -54,8 +56,7 @@ def main(cfg: DictConfig) -> None:
     try:
         info = train(tc, out, parent_run_id=parent, config_file=config_file)
     except TrackingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+        fail("train", str(e), code=1)
     except Interrupted as e:
         print(f"\n{e}", file=sys.stderr)
         sys.exit(128 + e.signum)
@@ -72,4 +73,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry("train", main)

@@ -28,7 +28,10 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from envs.sim.faults import check_scenario
+from experiments.errors import fail, run_entry, user_errors
 from experiments.tune_config import TuneConfig
+from scenarios import load_scenario
 
 
 def print_trials(info: dict[str, Any]) -> None:
@@ -74,11 +77,10 @@ def main(cfg: DictConfig) -> None:
     out = Path(HydraConfig.get().runtime.output_dir)
     plain = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(plain, dict)
-    try:
+    with user_errors("tune", ValueError):  # the config's errors are one-line ValueErrors
         tc = TuneConfig.from_mapping({str(k): v for k, v in plain.items()})
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    with user_errors("tune"):  # a bad scenario fails before anything is written
+        check_scenario(load_scenario(tc.scenario))
     from experiments.tuning import tune
 
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -92,8 +94,7 @@ def main(cfg: DictConfig) -> None:
         sys.exit(130)
     print_trials(info)
     if info["best"] is None:
-        print("error: no trial completed; nothing to write (see the states above)", file=sys.stderr)
-        sys.exit(1)
+        fail("tune", "no trial completed; nothing to write (see the states above)", code=1)
     print(f"best trial {info['best']['number']}: reward {info['best']['value']:.4f}")
     for f in info["config_files"]:
         print(f"tuned algo config: {f}")
@@ -107,4 +108,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry("tune", main)

@@ -8,7 +8,13 @@ Importing this package needs only pydantic and PyYAML (the topology generator's 
 imported on first use).
 """
 
-from scenarios.loader import ScenarioError, load_pipeline, load_scenario
+from scenarios.loader import (
+    ScenarioError,
+    load_pipeline,
+    load_scenario,
+    scenario_reference,
+    scenario_sha256,
+)
 from scenarios.registry import pipeline_names, scenario_names
 from scenarios.spec import PipelineSpec, Scenario, ScenarioSpec
 
@@ -21,4 +27,6 @@ __all__ = [
     "load_scenario",
     "pipeline_names",
     "scenario_names",
+    "scenario_reference",
+    "scenario_sha256",
 ]

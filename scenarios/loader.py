@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
+import json
 import re
 import types
 import typing
@@ -80,6 +82,35 @@ def load_scenario(ref: str | Path) -> Scenario:
         return Scenario(name=name, spec=spec, pipeline=pipeline, source=str(path))
     except ValidationError as err:
         raise _from_validation(path, err, ScenarioSpec) from err
+
+
+def scenario_reference(scenario: Scenario) -> str:
+    """How to load ``scenario`` again from anywhere: its registered name, or its file's path.
+
+    A registered scenario is its name (``sc0001``); a scenario loaded from a file is that file's
+    absolute path (a file's stem is not a name: ``my.yaml`` is not the registered ``my``, and a
+    copy of ``sc0001.yaml`` elsewhere is not ``sc0001``). ``load_scenario`` of the reference
+    gives the same scenario (while the file is unchanged: see ``scenario_sha256``).
+    """
+    if not scenario.source:
+        return scenario.name
+    source = Path(scenario.source).resolve()
+    if source == (SCENARIOS_DIR / f"{scenario.name}.yaml").resolve():
+        return scenario.name
+    return str(source)
+
+
+def scenario_sha256(scenario: Scenario) -> str:
+    """sha256 of what the scenario resolves to: its spec and its topology, canonical JSON.
+
+    A changed scenario or topology file changes it (a comment or a reformatting does not), so a
+    run or a policy recorded with it notices that the file it names is no longer the one used.
+    """
+    payload = {
+        "spec": scenario.spec.model_dump(mode="json"),
+        "pipeline": scenario.pipeline.model_dump(mode="json"),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def load_pipeline(ref: str | Path) -> PipelineSpec:

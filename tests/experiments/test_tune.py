@@ -154,7 +154,8 @@ def test_every_algo_has_a_search_space_that_validates(algo):
 
 def test_a_bad_tune_config_names_the_key(tmp_path):
     out = _run("experiments.tune", "role=sla", "algo=dqn", f"hydra.run.dir={tmp_path}")
-    assert out.returncode == 1
+    assert out.returncode == 2
+    assert out.stderr.startswith("tune: error: ")
     assert "dqn" in out.stderr and "Discrete" in out.stderr
 
 

@@ -106,6 +106,23 @@ CASES: dict[str, tuple[str, object, str]] = {
     ),
     "bad days": ("simulate", lambda t: ["scenario=sc0001", "days=-3"], "days=-3"),
     "unknown organization": ("run_org", lambda t: ["scenario=sc0001", "org=chaos"], "org: unknown"),
+    "train on an unknown scenario": (
+        "train",
+        lambda t: ["scenario=sc0009", "tracking=disabled"],
+        "unknown scenario name 'sc0009'",
+    ),
+    "tune on a bad scenario file": (
+        "tune",
+        _scenario(append="colour: blue\n"),
+        "unknown field 'colour'",
+    ),
+    "learnability with a bad seed": (
+        "learnability",
+        lambda t: ["scenarios=[sc0001]", "seeds=[zero]"],
+        "seeds='zero'",
+    ),
+    "bench with an unknown part": ("bench", lambda t: ["part=everything"], "unknown part"),
+    "export without a model": ("export", lambda t: [], "model/run_id"),
     "fault that can never be injected": (
         "run_org",
         _scenario(
