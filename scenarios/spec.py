@@ -149,6 +149,36 @@ class PipelineSpec(_Frozen):
             raise ValueError(f"assets: cycle in the DAG: {' -> '.join(cycle)}; expected a DAG")
         return self
 
+    def nominal_slot_load(self) -> tuple[int, float]:
+        """The warehouse slots the nominal schedule needs: (peak, mean) over one day.
+
+        Every slot-holding run occupies one slot from its offset for its median run time, at each
+        of its day's periods (daily assets once); the peak is the most runs in flight at once,
+        the mean the day's slot-minutes over 1440. A warehouse with at least ``peak`` slots runs
+        the nominal schedule without queueing (the retail pipeline's peak is 8, its scenarios'
+        warehouse size); below ``mean`` its backlog grows without bound.
+        """
+        day = 1440.0
+        edges: list[tuple[float, int]] = []
+        busy = 0.0
+        for a in self.assets:
+            if not a.slots:
+                continue
+            run = min(a.runtime_median_min, day)
+            busy += run * max(1, round(day / a.every_min))
+            start = float(a.offset_min % a.every_min) if a.every_min < day else a.offset_min % day
+            while start < day:
+                end = start + run
+                edges += [(start, 1), (min(end, day), -1)]
+                if end > day:  # wraps past midnight
+                    edges += [(0.0, 1), (end - day, -1)]
+                start += a.every_min
+        peak = level = 0
+        for _, step in sorted(edges):  # at equal times, ends (-1) before starts (+1)
+            level += step
+            peak = max(peak, level)
+        return peak, busy / day
+
 
 def _find_cycle(upstream: dict[str, tuple[str, ...]]) -> list[str]:
     """Return one cycle as a list of names (first name repeated at the end), or [].
