@@ -7,6 +7,19 @@ root). Two problems that merely share consumers (siblings) stay separate inciden
 the alert opens a new incident. Within an incident, a second alert of the
 same signal on the same asset is a duplicate: it is counted, not emitted. Incidents move
 open → diagnosed → resolved (verified fix) or closed (benign / no action needed).
+
+A benign dismissal holds its conditions: when an incident is closed as benign (``dismiss``: triage
+dismissed it, or its re-check found nothing to fix), each of its (asset, signal) conditions is
+*held* for ``dismissed_hold_min``. While held, an alert of that signal on that asset is a re-alert
+of the dismissed condition: it is counted as a duplicate of the dismissed incident, not opened as
+a new one. So a condition that persists run after run (a volume level dismissed as a holiday dip,
+an asset that keeps landing late) does not reopen an incident every run. Only the same signal on
+the same asset is held: a symptom elsewhere (downstream, say) is triaged on its own, so a
+dismissal that was wrong can still be caught there. A condition's hold ends early when the
+monitor sees the signal normal again on that asset (``release``: a run that does not alert it, a
+window delivered on time) — a later recurrence is a new condition and alerts — and every hold is
+bounded: when it expires, a condition still alerting is raised again, as a new incident that
+triage looks at afresh.
 """
 
 from __future__ import annotations
@@ -58,6 +71,23 @@ class Incident:
         return {a.signal for a in self.alerts}
 
 
+class Hold:
+    """A benign dismissal's hold on its conditions.
+
+    Attributes:
+        incident: the dismissed incident (held re-alerts count as its duplicates).
+        until: end of the hold.
+        conditions: the (asset, signal) pairs still held.
+    """
+
+    __slots__ = ("conditions", "incident", "until")
+
+    def __init__(self, incident: Incident, until: float, conditions: set[tuple[int, str]]) -> None:
+        self.incident = incident
+        self.until = until
+        self.conditions = conditions
+
+
 class IncidentBook:
     """Groups alerts into incidents along lineage.
 
@@ -65,6 +95,10 @@ class IncidentBook:
         ancestors: per asset index, its upstream assets (transitively).
         descendants: per asset index, its downstream assets (transitively).
         group_window_min: an incident quiet for longer does not take new alerts.
+        dismissed_hold_min: how long a benign dismissal holds its (asset, signal) conditions.
+
+    Attributes:
+        holds: the benign dismissals still holding conditions.
     """
 
     def __init__(
@@ -72,18 +106,26 @@ class IncidentBook:
         ancestors: Sequence[frozenset[int]],
         descendants: Sequence[frozenset[int]],
         group_window_min: float = 240.0,
+        dismissed_hold_min: float = 360.0,
     ) -> None:
         self.ancestors = ancestors
         self.descendants = descendants
         self.group_window_min = group_window_min
+        self.dismissed_hold_min = dismissed_hold_min
         self.incidents: list[Incident] = []
+        self.holds: list[Hold] = []
 
     def place(self, asset: int, signal: str, t: float) -> tuple[Incident, bool, bool]:
         """Find or open the incident for an alert on ``asset``.
 
         Returns:
-            (incident, opened a new one, the alert is a duplicate within it).
+            (incident, opened a new one, the alert is a duplicate within it). A re-alert of a
+            held condition is a duplicate of the incident that dismissed it.
         """
+        if self.holds:
+            held = self._held(asset, signal, t)
+            if held is not None:
+                return held, False, True
         up = self.ancestors[asset]
         for inc in self.incidents:
             if not inc.active or t - inc.last_at > self.group_window_min:
@@ -106,6 +148,22 @@ class IncidentBook:
         inc.assets.add(alert.asset)
         inc.seen.add((alert.asset, alert.signal))
         inc.last_at = alert.t
+
+    def _held(self, asset: int, signal: str, t: float) -> Incident | None:
+        """The dismissed incident holding ``signal`` at ``asset``, if any (expired holds go)."""
+        self.holds = [h for h in self.holds if t <= h.until and h.conditions]
+        key = (asset, signal)
+        return next((h.incident for h in self.holds if key in h.conditions), None)
+
+    def dismiss(self, inc: Incident, t: float) -> None:
+        """Hold the conditions of ``inc``, closed as benign at ``t``, for the hold time."""
+        if inc.seen and self.dismissed_hold_min > 0:
+            self.holds.append(Hold(inc, t + self.dismissed_hold_min, set(inc.seen)))
+
+    def release(self, asset: int, signal: str) -> None:
+        """End the hold on ``signal`` at ``asset``: the monitor saw it normal again."""
+        for h in self.holds:
+            h.conditions.discard((asset, signal))
 
     def open_incidents(self) -> list[Incident]:
         """Incidents still being worked on."""

@@ -26,6 +26,15 @@ freshness); with a business calendar, volume on a holiday is judged against the 
 dip. Baselines are primed from a
 history of the same pipeline (``prime``) before the episode starts, as a deployed monitor would
 have learned them.
+
+Alerts are deduplicated and grouped into incidents by ``agents.incidents.IncidentBook``. When the
+organization closes an incident as benign, the book holds its (asset, signal) conditions for
+``dismissed_hold_min`` (6 hours by default): their re-alerts are counted on the dismissed incident
+instead of opening a new incident every run. The monitor ends a hold as soon as it sees that
+signal normal again on that asset — a successful run (run_failure), no failing error check
+(check_failure), an unchanged schema (schema_change), a scored value inside its band (anomaly
+signals), a window delivered before its freshness deadline (freshness) — so only a condition that
+persists stays held, and never for longer than the hold.
 """
 
 from __future__ import annotations
@@ -86,6 +95,8 @@ class MonitorConfig:
         holiday_volume_factor: the usual volume on a holiday relative to a normal day.
         group_window_min: how long a quiet incident still takes related alerts.
         freshness_check_alerts: alert on failing freshness checks (redundant with the timers).
+        dismissed_hold_min: how long a benign dismissal holds its (asset, signal) conditions
+            (their re-alerts are duplicates of the dismissed incident) while they persist.
     """
 
     anomaly_detection: bool = True
@@ -101,6 +112,7 @@ class MonitorConfig:
     holiday_volume_factor: float = 1.0
     group_window_min: float = 240.0
     freshness_check_alerts: bool = True
+    dismissed_hold_min: float = 360.0
 
 
 class _Baseline:
@@ -155,7 +167,10 @@ class PipelineMonitor:
             frozenset(u.idx for u in world.assets if a.idx in u.descendants) for a in world.assets
         ]
         self.book = IncidentBook(
-            ancestors, [a.descendants for a in world.assets], config.group_window_min
+            ancestors,
+            [a.descendants for a in world.assets],
+            config.group_window_min,
+            config.dismissed_hold_min,
         )
         self.alerts: list[Alert] = []
         self.arrived = [0] * n  # latest successfully delivered window per asset
@@ -217,21 +232,31 @@ class PipelineMonitor:
             self._raise(a, "run_failure", t, 1.0, 0.0, f"{r.error_class}: {r.error_message}", r)
             return
         self.last[a] = r
+        book = self.book
+        book.release(a, "run_failure")
         if r.window > self.arrived[a]:
             self.arrived[a] = r.window
+            asset = self.world.assets[a]
+            if t < r.window * asset.every + asset.sla + self.grace:
+                book.release(a, "freshness")  # delivered before its freshness deadline
+        errs: list[int] = []
         if r.failed_checks:
             errs = [i for i in r.failed_checks if i in self._error_checks[a]]
             if not self.cfg.freshness_check_alerts:
                 checks = self.world.assets[a].spec.checks
                 errs = [i for i in errs if checks[i].kind != "freshness"]
-            if errs:
-                spec = self.world.assets[a].spec
-                kinds = ", ".join(spec.checks[i].kind for i in errs)
-                detail = f"failed checks: {kinds}" + (
-                    f" — {r.error_message}" if r.error_message else ""
-                )
-                self._raise(a, "check_failure", t, float(len(errs)), 0.0, detail, r)
-        if r.schema_version != self.schema[a]:
+        if not errs:
+            book.release(a, "check_failure")
+        else:
+            spec = self.world.assets[a].spec
+            kinds = ", ".join(spec.checks[i].kind for i in errs)
+            detail = f"failed checks: {kinds}" + (
+                f" — {r.error_message}" if r.error_message else ""
+            )
+            self._raise(a, "check_failure", t, float(len(errs)), 0.0, detail, r)
+        if r.schema_version == self.schema[a]:
+            book.release(a, "schema_change")
+        else:
             changed = r.schema_version - self.schema[a]
             self.schema[a] = r.schema_version
             if self.cfg.alert_on_additive_schema or r.failed_checks:
@@ -303,11 +328,10 @@ class PipelineMonitor:
             std = max(std, floor * abs(mean) if kind == "rel" else floor)
             z = (x - mean) / std if std > 0 else 0.0
             sens = self._sens[name]
-            if abs(z) <= sens or (z < 0 and name in SPIKE_ONLY):
-                continue
             kind, tiny = _MIN_CHANGE[name]
             change = abs(x - mean) / abs(mean) if kind == "rel" and mean else abs(x - mean)
-            if change <= tiny:
+            if abs(z) <= sens or (z < 0 and name in SPIKE_ONLY) or change <= tiny:
+                self.book.release(a, name)  # inside its band: a held condition has ended
                 continue
             flagged.add(name)
             if name in ("volume", "runtime"):

@@ -15,6 +15,8 @@ rules          the full BP-0005 organization: monitor with z-scores and a busine
 ``Organization(world, config, ...)`` attaches to a world before it runs: the monitor subscribes to
 telemetry, each new incident gets a SimPy process (triage after ``triage_delay_min``, then
 remediation), and closed incidents go to the knowledge base in one transaction each.
+An incident closed as benign (``BENIGN_RESOLUTIONS``) holds its conditions in the monitor's
+incident book (``agents.incidents``), so a condition that persists is not reopened every run.
 ``finish()`` turns everything into an ``EpisodeResult`` for the scorecard. One episode with an
 organization in the loop (its policy slots filled or not) is ``agents.slots.runner.run_episode``.
 """
@@ -44,6 +46,8 @@ from envs.sim.world import World
 from scenarios.vocab import DESTRUCTIVE_ACTIONS
 
 ORG_NAMES = ("manual", "static", "elementary", "rules")
+BENIGN_RESOLUTIONS = frozenset({"dismissed", "benign"})
+"""Closed without a fix: triage dismissed it, or its re-check found nothing left to fix."""
 _SIGNAL_TYPE = {
     "run_failure": "late_arrival",
     "freshness": "late_arrival",
@@ -271,6 +275,9 @@ class Organization:
 
     def _on_close(self, inc: Incident) -> None:
         self.closed.append(inc)
+        if inc.resolution in BENIGN_RESOLUTIONS:
+            # its conditions are held: their re-alerts do not reopen it run after run
+            self.monitor.book.dismiss(inc, self.world.now)
         s = self._summary(inc)
         self.summaries[inc.incident_id] = s
         if self.kb is not None:

@@ -86,6 +86,9 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
     ## Version history
 
     - v0: initial release.
+    - v0, revised: the rules organization the env runs in holds the conditions of an incident it
+      closed as benign (``agents.incidents``), so a persisting condition no longer reopens an
+      incident every run; spaces and reward are unchanged, seeded rollouts are not.
     """
 
     role = "cost"

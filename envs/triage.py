@@ -141,6 +141,9 @@ class TriageEnv(DataOpsEnv):
     - v0: initial release. Pre-release revisions (no published results used the earlier ones):
       time is charged while faults stay open, a dismissed real incident earns nothing, a false
       alarm's rubric is at most 0, and a fault's positive rubric is earned once.
+    - v0, revised: the rules organization the env runs in holds the conditions of an incident it
+      closed as benign (``agents.incidents``), so a persisting condition no longer reopens an
+      incident every run; spaces and reward are unchanged, seeded rollouts are not.
     """
 
     role = "triage"
