@@ -11,7 +11,8 @@ name retail assets) and runs ``experiments.run_org.run`` with the ``rules`` orga
 first ``episodes`` seeds of ``split`` over ``days`` days each. The warehouse is sized by ``slots``:
 ``fit`` (default) gives the topology its nominal peak (``PipelineSpec.nominal_slot_load``; the
 retail pipeline's peak is its scenarios' 8 slots) with ``max_slots`` four times that, as retail
-has; ``scenario`` keeps the base scenario's warehouse; an integer sets it.
+has; ``scenario`` keeps the base scenario's warehouse; an integer sets it. A cell whose warehouse
+cannot carry its topology on average is refused by the loader (``ScenarioError``) and recorded so.
 
 Reported per cell (base, size), pooled over its episodes:
 
@@ -46,7 +47,7 @@ import pandas as pd
 import yaml
 
 from experiments.run_org import run
-from scenarios import load_scenario
+from scenarios import ScenarioError, load_scenario
 from scenarios.generate import generate_pipeline
 
 DEFAULTS: dict[str, Any] = {
@@ -145,18 +146,22 @@ def study(
             scenario = study_scenario(base, n, topology_seed, slots, out)
             run_dir = out / "cells" / scenario.stem
             t0 = time.perf_counter()
-            card = run(
-                str(scenario), "rules", episodes, split, run_dir, days=days, events_episodes=0
-            )
-            sc = load_scenario(scenario)
-            cell = {
-                "base": base,
-                "assets": n,
-                "slots": sc.spec.warehouse.slots,
-                "nominal_peak_slots": sc.pipeline.nominal_slot_load()[0],
-                **cell_metrics(card, run_dir, episodes),
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
+            cell: dict[str, Any] = {"base": base, "assets": n}
+            try:
+                sc = load_scenario(scenario)
+            except ScenarioError as e:  # e.g. a warehouse that cannot carry the topology
+                cell["slots"] = yaml.safe_load(scenario.read_text())["warehouse"]["slots"]
+                cell["refused"] = str(e)
+            else:
+                card = run(
+                    str(scenario), "rules", episodes, split, run_dir, days=days, events_episodes=0
+                )
+                cell |= {
+                    "slots": sc.spec.warehouse.slots,
+                    "nominal_peak_slots": sc.pipeline.nominal_slot_load()[0],
+                    **cell_metrics(card, run_dir, episodes),
+                    "seconds": round(time.perf_counter() - t0, 1),
+                }
             result["cells"].append(cell)
             path.write_text(json.dumps(result, indent=2))
             print(format_row(cell), flush=True)
@@ -170,6 +175,8 @@ def format_row(cell: dict[str, Any]) -> str:
         return "–" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v)
 
     head = f"{cell['base']:>7} {cell['assets']:>6} {cell['slots']:>5}"
+    if "refused" in cell:
+        return f"{head} refused: {cell['refused']}"
     return head + " " + " ".join(f"{fmt(cell[c]):>10}" for c in COLUMNS)
 
 

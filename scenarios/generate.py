@@ -6,9 +6,23 @@ Transformations are split in three tiers (staging, intermediate, marts) so the l
 bounded at any size, which keeps hourly chains inside their hour. Each asset reads 1–3 assets of
 earlier layers; the first upstream is picked round-robin so every feed is consumed, the others
 uniformly. Offsets grow with depth so an upstream usually finishes before its downstream starts.
+An hourly asset's freshness SLA also covers its inputs' legitimate lateness: a Source may land as
+late as ``SOURCE_LATE_SHARE`` of its SLA, and the SLA is at least the time the chain below it then
+needs (1.2x median run times), rounded up to 30 minutes — as the retail pipeline's SLAs are set.
+
+Every run but a Source's holds a warehouse slot, so the warehouse a topology needs grows with it:
+size a scenario's ``warehouse.slots`` with ``PipelineSpec.nominal_slot_load`` (its peak runs the
+nominal schedule without queueing; retail's peak is its 8 slots). The generator does not choose
+it — the warehouse belongs to the scenario — but a scenario that copies retail's 8 slots onto a
+topology of 120 or 300 assets queues structurally (120 assets: peak about 25; 300: about 60).
 
 All random draws come from one ``numpy.random.Generator`` seeded with ``seed`` and are pre-drawn
 as arrays, so the same (n, seed) always gives the same pipeline and generation is O(n).
+
+Version history: v1 — initial. v2 — an hourly asset's SLA covers its inputs' legitimate lateness
+(before, every hourly asset got 90 minutes, so a Source landing late but within its SLA made the
+deeper assets miss theirs: structural freshness false alarms); ``generated:<n>:<seed>`` gives the
+same assets and schedule as v1, only the deeper hourly assets' SLAs rise from 90 to 120 minutes.
 """
 
 from __future__ import annotations
@@ -41,6 +55,10 @@ _OWNERS: Final[dict[Layer, str]] = {
 _HOURLY, _DAILY = 60, 1440
 _HOURLY_MAX_OFFSET_MIN: Final = 58
 _N_DRAWS: Final = 12  # uniforms pre-drawn per asset
+_SOURCE_SLA_MIN: Final = 90.0
+SOURCE_LATE_SHARE: Final = 0.9
+"""A Source's data may land as late as this share of its SLA after its window closes (the
+simulator's late-but-within-SLA arrivals, ``envs.sim.noise``); downstream SLAs allow for it."""
 
 
 @dataclass(slots=True)
@@ -58,6 +76,9 @@ class _Node:
     value_mean: float
     daily_amplitude: float
     weekly_amplitude: float
+    late_end_min: float = 0.0
+    """Minutes after its window closes by which a run ends when its inputs land as late as they
+    legitimately may (Sources late but within their SLA), at 1.2x the median run times."""
 
 
 def layer_counts(n_assets: int) -> tuple[int, ...]:
@@ -149,6 +170,7 @@ class _Builder:
                 value_mean=round(10 ** (0.7 + 2 * u[6]), 2),
                 daily_amplitude=round(0.1 + 0.5 * u[7], 2),
                 weekly_amplitude=round(0.05 + 0.25 * u[8], 2),
+                late_end_min=SOURCE_LATE_SHARE * _SOURCE_SLA_MIN,
             )
             self.nodes.append(node)
             out.append(node)
@@ -219,6 +241,7 @@ class _Builder:
             value_mean=round(first.value_mean * (0.8 + 0.4 * u[6]), 2),
             daily_amplitude=first.daily_amplitude,
             weekly_amplitude=first.weekly_amplitude,
+            late_end_min=max(offset, *(up.late_end_min for up in ups)) + 1.2 * runtime,
         )
 
 
@@ -256,8 +279,11 @@ def _to_asset(node: _Node, u: list[float]) -> AssetSpec:
     tail = node.offset_min + 2 * node.runtime_min
     if daily:
         sla = max(360.0, 30.0 * math.ceil((node.offset_min + 3 * node.runtime_min + 120) / 30))
+    elif node.layer == "Source":
+        sla = _SOURCE_SLA_MIN
     else:
-        sla = 90.0 if tail <= 60 else 120.0
+        # an SLA its inputs' legitimate lateness cannot break on its own (as retail's are set)
+        sla = max(90.0 if tail <= 60 else 120.0, 30.0 * math.ceil(node.late_end_min / 30))
     keys: tuple[str, ...] = (f"{node.entity}_id",)
     if node.layer not in ("Source", "Ingestion") and node.entity != "customers":
         keys += ("customer_id",)

@@ -8,6 +8,7 @@ Times are in minutes unless the field name says otherwise.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -356,7 +357,11 @@ class ScenarioSpec(_Frozen):
 
 
 class Scenario(_Frozen):
-    """A loaded scenario: its spec, its resolved pipeline, and the name it was loaded as."""
+    """A loaded scenario: its spec, its resolved pipeline, and the name it was loaded as.
+
+    Validated across the two: faults and backfills name assets of the pipeline, and the warehouse
+    can carry the pipeline's nominal load on average (``PipelineSpec.nominal_slot_load``).
+    """
 
     name: str
     spec: ScenarioSpec
@@ -379,4 +384,12 @@ class Scenario(_Frozen):
                     f"noise.backfills[{i}].asset: unknown asset {b.asset!r}; expected an asset "
                     f"of pipeline {self.pipeline.name!r}"
                 )
+        peak, mean = self.pipeline.nominal_slot_load()
+        if self.spec.warehouse.slots < mean:
+            raise ValueError(
+                f"warehouse.slots: {self.spec.warehouse.slots} slots cannot carry pipeline "
+                f"{self.pipeline.name!r}, whose nominal schedule keeps {mean:.1f} slots busy on "
+                f"average (its backlog would grow without bound); expected at least "
+                f"{math.ceil(mean)}, and {peak} (its nominal peak) to run without queueing"
+            )
         return self

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scenarios import ScenarioError, load_pipeline
-from scenarios.generate import generate_pipeline, layer_counts
+from scenarios import ScenarioError, load_pipeline, load_scenario
+from scenarios.generate import SOURCE_LATE_SHARE, generate_pipeline, layer_counts
 from scenarios.spec import PipelineSpec
 from scenarios.vocab import LAYERS
 
@@ -92,3 +92,32 @@ def test_generated_reference_and_yaml_round_trip(tmp_path: Path) -> None:
 def test_bad_generated_reference(ref: str) -> None:
     with pytest.raises(ScenarioError, match=r"generated.*expected"):
         load_pipeline(ref)
+
+
+@pytest.mark.parametrize(("n", "seed"), [(50, 7), (120, 7), (300, 7), (1000, 3)])
+def test_hourly_slas_cover_late_but_within_sla_sources(n: int, seed: int) -> None:
+    """A Source landing as late as it may (0.9 of its SLA) breaks no downstream SLA by itself."""
+    late: dict[str, float] = {}
+    for a in generate_pipeline(n, seed).assets:  # topological order
+        if a.layer == "Source":
+            late[a.name] = SOURCE_LATE_SHARE * a.freshness_sla_min
+            continue
+        ready = max(late[u] for u in a.upstream)
+        late[a.name] = max(float(a.offset_min), ready) + 1.2 * a.runtime_median_min
+        if a.every_min == 60:
+            assert a.freshness_sla_min >= late[a.name], a.name
+
+
+def test_retail_warehouse_is_its_nominal_peak() -> None:
+    """The yardstick for sizing a generated topology's warehouse: retail's 8 slots are its peak."""
+    sc = load_scenario("sc0002")
+    peak, mean = sc.pipeline.nominal_slot_load()
+    assert peak == sc.spec.warehouse.slots == 8
+    assert 0 < mean < peak
+
+
+@pytest.mark.parametrize("n", [50, 120, 300])
+def test_generated_nominal_load_grows_with_the_topology(n: int) -> None:
+    peak, mean = generate_pipeline(n, 7).nominal_slot_load()
+    assert mean < peak
+    assert peak > n // 10  # far beyond retail's 8 slots at 120 and 300 assets

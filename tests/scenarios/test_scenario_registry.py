@@ -181,6 +181,21 @@ def test_generated_topology_in_a_scenario(tmp_path: Path) -> None:
     assert len(scenario.pipeline.assets) == 40
 
 
+def test_a_warehouse_too_small_for_its_topology_is_refused(tmp_path: Path) -> None:
+    """Retail's 8 slots under 300 generated assets: the backlog would grow without bound."""
+    text = (SCENARIOS_DIR / "nofault.yaml").read_text()
+    text = text.replace("pipeline: retail", "pipeline: generated:300:7")
+    text = text.replace("asset: fct_sales", "asset: src_orders_0")
+    (tmp_path / "big.yaml").write_text(text)
+    with pytest.raises(
+        ScenarioError, match=r"warehouse\.slots: 8 slots cannot carry .*at least 14"
+    ):
+        load_scenario(tmp_path / "big.yaml")
+    fits = text.replace("  slots: 8\n  max_slots: 32", "  slots: 56\n  max_slots: 224")
+    (tmp_path / "fits.yaml").write_text(fits)
+    assert load_scenario(tmp_path / "fits.yaml").spec.warehouse.slots == 56
+
+
 def test_scenario_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown scenario name"):
         load_scenario("no_such_scenario")
