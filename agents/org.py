@@ -161,7 +161,7 @@ class Organization:
         self.monitor = PipelineMonitor(world, mcfg, self._on_alert)
         if prime and config.history_days > 0:
             prime_monitor(self.monitor, world.scenario, config.history_days)
-        self.rca = RootCauseAnalyzer(world)
+        self.rca = RootCauseAnalyzer(world, self.monitor)
         self.triage = IssueTriage(
             world, self.monitor, self.rca, self.recurrence, route_policy, config.triage,
             tuple(holidays),

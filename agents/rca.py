@@ -5,11 +5,18 @@ asset it explains (itself or a descendant), more for explaining alerts on many a
 alerting early, and more if it alerted itself; a candidate that did not alert but is the common
 ancestor of several alerted assets (a Source feeding several failing ingestions, say) is a strong
 suspect too. The top three come with the reasons that earned their score.
+
+An ancestor whose data is observably overdue — its latest delivered window is past its freshness
+SLA (the monitor's arrivals) — counts as alerted from its first missed deadline, even if its own
+freshness alert is not out yet: at triage time a Source that stopped delivering has usually only
+made its ingestion fail, and the monitor's grace has not yet let its own freshness alert out.
+This reads only lineage and arrival times, so it holds on any topology, not just retail's.
 """
 
 from __future__ import annotations
 
 from agents.incidents import Incident
+from agents.monitor import PipelineMonitor
 from agents.records import RootCandidate
 from envs.sim.world import World
 
@@ -19,10 +26,12 @@ class RootCauseAnalyzer:
 
     Args:
         world: the world (its lineage is public).
+        monitor: the monitor whose arrivals show overdue ancestors (None: alerts only).
     """
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, monitor: PipelineMonitor | None = None) -> None:
         self.world = world
+        self.monitor = monitor
         self.ancestors = [
             frozenset(u.idx for u in world.assets if a.idx in u.descendants) for a in world.assets
         ]
@@ -34,10 +43,12 @@ class RootCauseAnalyzer:
             alerted[al.asset] = min(alerted.get(al.asset, al.t), al.t)
         if not alerted:
             return ()
-        first = min(alerted.values())
         cands: set[int] = set(alerted)
-        for a in alerted:
+        for a in list(alerted):
             cands |= self.ancestors[a]
+        overdue = self._overdue(cands - set(alerted))
+        alerted |= overdue
+        first = min(alerted.values())
         scored = []
         n = len(alerted)
         for c in cands:
@@ -49,7 +60,7 @@ class RootCauseAnalyzer:
             reasons = [f"explains alerts on {len(explains)}/{n} assets"]
             if c in alerted:
                 score += 0.5
-                reasons.append("alerted itself")
+                reasons.append("overdue past its SLA" if c in overdue else "alerted itself")
                 if alerted[c] - first < 1e-6:
                     score += 0.3
                     reasons.append("alerted first")
@@ -66,3 +77,16 @@ class RootCauseAnalyzer:
         scored.sort(reverse=True)
         names = [a.name for a in self.world.assets]
         return tuple(RootCandidate(c, names[c], round(s, 3), why) for s, _, c, why in scored[:top])
+
+    def _overdue(self, assets: set[int]) -> dict[int, float]:
+        """Those of ``assets`` whose latest window is past its SLA now → first missed deadline."""
+        if self.monitor is None:
+            return {}
+        now, arrived = self.world.now, self.monitor.arrived
+        out = {}
+        for c in assets:
+            a = self.world.assets[c]
+            due = (arrived[c] + 1) * a.every + a.sla
+            if a.n_windows and arrived[c] < a.n_windows and due < now:
+                out[c] = due
+        return out
