@@ -3,10 +3,20 @@
 An alert joins an open incident that saw activity within ``group_window_min`` when its asset
 explains or is explained by the incident along lineage: it is one of the incident's assets, a
 descendant of one (a downstream symptom), or an ancestor of the incident's first asset (a deeper
-root). Two problems that merely share consumers (siblings) stay separate incidents. Otherwise
-the alert opens a new incident. Within an incident, a second alert of the
-same signal on the same asset is a duplicate: it is counted, not emitted. Incidents move
-open → diagnosed → resolved (verified fix) or closed (benign / no action needed).
+root). Two problems that merely share consumers (siblings) stay separate incidents — unless
+triage found the incident's cause warehouse-wide (contention: an outside workload, an undersized
+warehouse), which slows every run: then, while it is active, queue, runtime and freshness alerts
+on any other asset are its duplicates (counted, not emitted; they do not widen its lineage).
+Otherwise the alert opens a new incident. Within an incident, a second
+alert of the same signal on the same asset is a duplicate: it is counted, not emitted. Incidents
+move open → diagnosed → resolved (verified fix) or closed (benign / no action needed).
+
+A fix leaves a backlog: the windows held up behind the fault run late while it drains, and the
+assets downstream, whose freshness deadlines fall later than the root's, can still breach theirs
+after the fix is verified. With ``trailing_symptoms`` (the rules organization's monitor), a
+freshness alert at or downstream of an incident resolved less than ``group_window_min`` ago is
+such a trailing symptom: a duplicate of the fixed incident, not a new incident that would be
+triaged as late data with the wrong root.
 
 A benign dismissal holds its conditions: when an incident is closed as benign (``dismiss``: triage
 dismissed it, or its re-check found nothing to fix), each of its (asset, signal) conditions is
@@ -30,6 +40,9 @@ from typing import Any
 
 from agents.records import Alert, Diagnosis, RemediationStep
 
+WAREHOUSE_WIDE_SIGNALS = frozenset({"queue", "runtime", "freshness"})
+"""What a warehouse-wide cause does to every asset: runs wait, run slow, land late."""
+
 
 class Incident:
     """One incident's state during an episode.
@@ -44,6 +57,8 @@ class Incident:
         status: open, diagnosed, resolved or closed.
         resolved_at: verified fix time (nan while open).
         resolution: auto, manual, escalated, benign or "" while open.
+        warehouse_wide: triage found a warehouse-wide cause (contention): while active, the
+            slowness and lateness alerts of any asset are its duplicates.
     """
 
     def __init__(self, incident_id: int, t: float) -> None:
@@ -59,6 +74,7 @@ class Incident:
         self.status = "open"
         self.resolved_at = math.nan
         self.resolution = ""
+        self.warehouse_wide = False
         self.proc: Any = None
 
     @property
@@ -96,6 +112,7 @@ class IncidentBook:
         descendants: per asset index, its downstream assets (transitively).
         group_window_min: an incident quiet for longer does not take new alerts.
         dismissed_hold_min: how long a benign dismissal holds its (asset, signal) conditions.
+        trailing_symptoms: late data behind a freshly fixed incident is its duplicate.
 
     Attributes:
         holds: the benign dismissals still holding conditions.
@@ -107,11 +124,13 @@ class IncidentBook:
         descendants: Sequence[frozenset[int]],
         group_window_min: float = 240.0,
         dismissed_hold_min: float = 360.0,
+        trailing_symptoms: bool = False,
     ) -> None:
         self.ancestors = ancestors
         self.descendants = descendants
         self.group_window_min = group_window_min
         self.dismissed_hold_min = dismissed_hold_min
+        self.trailing_symptoms = trailing_symptoms
         self.incidents: list[Incident] = []
         self.holds: list[Hold] = []
 
@@ -138,6 +157,12 @@ class IncidentBook:
             ):
                 dup = (asset, signal) in inc.seen
                 return inc, False, dup
+            if inc.warehouse_wide and signal in WAREHOUSE_WIDE_SIGNALS:
+                return inc, False, True  # one more run slowed by it, not a new lineage branch
+        if signal == "freshness" and self.trailing_symptoms:
+            drained = self._draining(asset, up, t)
+            if drained is not None:
+                return drained, False, True
         inc = Incident(len(self.incidents), t)
         self.incidents.append(inc)
         return inc, True, False
@@ -148,6 +173,17 @@ class IncidentBook:
         inc.assets.add(alert.asset)
         inc.seen.add((alert.asset, alert.signal))
         inc.last_at = alert.t
+
+    def _draining(self, asset: int, up: frozenset[int], t: float) -> Incident | None:
+        """A fixed incident whose backlog still makes ``asset`` late: at or downstream of it."""
+        for inc in reversed(self.incidents):
+            if (
+                inc.status == "resolved"
+                and t - inc.resolved_at <= self.group_window_min
+                and (asset in inc.assets or not up.isdisjoint(inc.assets))
+            ):
+                return inc
+        return None
 
     def _held(self, asset: int, signal: str, t: float) -> Incident | None:
         """The dismissed incident holding ``signal`` at ``asset``, if any (expired holds go)."""

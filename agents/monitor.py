@@ -97,6 +97,8 @@ class MonitorConfig:
         freshness_check_alerts: alert on failing freshness checks (redundant with the timers).
         dismissed_hold_min: how long a benign dismissal holds its (asset, signal) conditions
             (their re-alerts are duplicates of the dismissed incident) while they persist.
+        trailing_symptoms: a freshness alert at or downstream of an incident fixed less than
+            ``group_window_min`` ago is its duplicate (the fix's backlog still draining).
     """
 
     anomaly_detection: bool = True
@@ -113,6 +115,7 @@ class MonitorConfig:
     group_window_min: float = 240.0
     freshness_check_alerts: bool = True
     dismissed_hold_min: float = 360.0
+    trailing_symptoms: bool = False
 
 
 class _Baseline:
@@ -171,6 +174,7 @@ class PipelineMonitor:
             [a.descendants for a in world.assets],
             config.group_window_min,
             config.dismissed_hold_min,
+            config.trailing_symptoms,
         )
         self.alerts: list[Alert] = []
         self.arrived = [0] * n  # latest successfully delivered window per asset

@@ -103,12 +103,14 @@ def org_config(name: str) -> OrgConfig:
         mon = MonitorConfig(alert_on_additive_schema=True, suppress_during_backfills=False)
         return OrgConfig(name, mon, automation="blind_retry", use_calendar=False)
     if name == "rules":
-        # a tuned team: noisy families less sensitive, freshness from the timers only, and a
-        # freshness breach must last 15 minutes before it pages anyone
+        # a tuned team: noisy families less sensitive, freshness from the timers only, a
+        # freshness breach must last 15 minutes before it pages anyone, and late data behind a
+        # fix just made is that fix's backlog draining
         mon = MonitorConfig(
             family_sensitivity={"runtime": 4.0, "volume": 4.0},
             freshness_check_alerts=False,
             freshness_grace_min=15.0,
+            trailing_symptoms=True,
         )
         return OrgConfig(name, mon)
     raise ValueError(f"org: unknown organization {name!r}; expected one of {', '.join(ORG_NAMES)}")
@@ -224,6 +226,7 @@ class Organization:
             diag, prop = self._signal_diagnosis(inc)
         inc.diagnosis = diag
         inc.status = "diagnosed"
+        inc.warehouse_wide = prop.target < 0  # contention: every run is slowed
         self.diagnoses.append(diag)
         if diag.route == "none":
             inc.status = "closed"

@@ -68,6 +68,34 @@ def test_a_resolved_incident_holds_nothing():
     assert _alert(book, 0, "volume", T0 + 60.0)[1]
 
 
+def test_late_data_behind_a_fixed_incident_is_its_trailing_symptom():
+    """The backlog a fix releases: later freshness deadlines downstream still breach."""
+    book = IncidentBook(ANCESTORS, DESCENDANTS, group_window_min=240.0, trailing_symptoms=True)
+    fixed, _, _ = _alert(book, 0, "run_failure", T0)
+    fixed.status, fixed.resolution, fixed.resolved_at = "resolved", "auto", T0 + 30.0
+    assert _alert(book, 2, "freshness", T0 + 60.0) == (fixed, False, True)
+    assert _alert(book, 3, "freshness", T0 + 60.0)[1]  # not behind it: news
+    assert _alert(book, 1, "volume", T0 + 60.0)[1]  # another signal: news
+    later = IncidentBook(ANCESTORS, DESCENDANTS, group_window_min=240.0, trailing_symptoms=True)
+    old, _, _ = _alert(later, 0, "run_failure", T0)
+    old.status, old.resolution, old.resolved_at = "resolved", "auto", T0 + 30.0
+    assert _alert(later, 2, "freshness", T0 + 300.0)[1]  # drained long ago: news
+    plain = IncidentBook(ANCESTORS, DESCENDANTS)  # the reference organizations' monitors
+    done, _, _ = _alert(plain, 0, "run_failure", T0)
+    done.status, done.resolution, done.resolved_at = "resolved", "auto", T0 + 30.0
+    assert _alert(plain, 2, "freshness", T0 + 60.0)[1]
+
+
+def test_a_warehouse_wide_incident_takes_slowness_from_any_asset():
+    book = IncidentBook(ANCESTORS, DESCENDANTS)
+    wide, _, _ = _alert(book, 0, "queue", T0)
+    wide.status, wide.warehouse_wide = "diagnosed", True
+    assert _alert(book, 3, "queue", T0 + 10.0) == (wide, False, True)  # an unrelated asset
+    assert _alert(book, 3, "runtime", T0 + 20.0) == (wide, False, True)
+    assert _alert(book, 3, "null_rate", T0 + 20.0)[1]  # bad data is not contention
+    assert wide.assets == {0}
+
+
 class _DismissAll:
     """A route policy that dismisses every incident as benign."""
 
