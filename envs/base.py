@@ -5,6 +5,19 @@ rule-based organization to play every role the agent does not, advances the simu
 decision point, and reports a reward that is a weighted sum of named terms (each term also in
 ``info["reward_terms"]``; ``DataOpsEnv.weighted_reward``). Ground truth goes to ``info`` for
 analysis, never into observations. The periodic roles (SLA, cost) share ``envs.periodic``.
+
+## Revisions of the organization every env runs in
+
+Each env's version history names the revisions that change its seeded rollouts (spaces and
+reward unchanged):
+
+- O1: the rules organization holds the conditions of an incident it closed as benign
+  (``agents.incidents``), so a persisting condition no longer reopens an incident every run.
+- O2: it counts late data behind an incident it just fixed, and slowness anywhere while
+  contention is being handled, as duplicates of that incident (``agents.incidents``).
+- O3: the Root Cause Analyzer counts an ancestor whose data is overdue past its SLA as alerted
+  (``agents.rca``), so a source outage's Source leads the root candidates (the triage
+  observation's root features read them).
 """
 
 from __future__ import annotations

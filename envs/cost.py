@@ -86,12 +86,8 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
     ## Version history
 
     - v0: initial release.
-    - v0, revised: the rules organization the env runs in holds the conditions of an incident it
-      closed as benign (``agents.incidents``), so a persisting condition no longer reopens an
-      incident every run; spaces and reward are unchanged, seeded rollouts are not.
-    - v0, revised: the rules organization the env runs in counts late data behind an incident it
-      just fixed, and slowness anywhere while contention is being handled, as duplicates of that
-      incident (``agents.incidents``); spaces and reward are unchanged, seeded rollouts are not.
+    - v0, revised by the organization's revisions O1, O2 (``envs.base``): spaces and reward are
+      unchanged, seeded rollouts are not.
     """
 
     role = "cost"

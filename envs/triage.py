@@ -141,15 +141,8 @@ class TriageEnv(DataOpsEnv):
     - v0: initial release. Pre-release revisions (no published results used the earlier ones):
       time is charged while faults stay open, a dismissed real incident earns nothing, a false
       alarm's rubric is at most 0, and a fault's positive rubric is earned once.
-    - v0, revised: the rules organization the env runs in holds the conditions of an incident it
-      closed as benign (``agents.incidents``), so a persisting condition no longer reopens an
-      incident every run; spaces and reward are unchanged, seeded rollouts are not.
-    - v0, revised: the rules organization the env runs in counts late data behind an incident it
-      just fixed, and slowness anywhere while contention is being handled, as duplicates of that
-      incident (``agents.incidents``); spaces and reward are unchanged, seeded rollouts are not.
-    - v0, revised: the Root Cause Analyzer counts an ancestor whose data is overdue past its SLA as
-      alerted (``agents.rca``), so a source outage's Source leads the root candidates the
-      observation's root features read; spaces and reward are unchanged, seeded rollouts are not.
+    - v0, revised by the organization's revisions O1, O2, O3 (``envs.base``): spaces and reward are
+      unchanged, seeded rollouts are not.
     """
 
     role = "triage"

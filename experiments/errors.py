@@ -30,10 +30,14 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, TypeVar
+
+from omegaconf import OmegaConf
 
 from agents.analytics.access_policy import AccessPolicyError
 from agents.slots.resolve import SlotError
+from envs.sim.faults import check_scenario
+from scenarios import load_scenario
 from scenarios.loader import ScenarioError
 
 EXIT_USAGE = 2
@@ -96,6 +100,33 @@ def as_float(cfg: Any, key: str, *, allow_none: bool = False, positive: bool = F
     if positive and not out > 0:
         raise UsageError(f"{key}={value!r}: expected a positive number")
     return out
+
+
+class _ScenarioConfig(Protocol):
+    @property
+    def scenario(self) -> str: ...
+
+
+_Config = TypeVar("_Config", bound=_ScenarioConfig)
+
+
+def typed_config(
+    entry: str, cfg: Any, parse: Callable[[dict[str, Any]], _Config], *, scenario: bool = True
+) -> _Config:
+    """The entry point's typed config from Hydra's ``cfg``, or a one-line user error.
+
+    ``parse`` (a config class's ``from_mapping``) raises ``ValueError`` with a one-line message
+    for a bad value; with ``scenario``, the config's ``scenario`` is loaded and checked
+    (``envs.sim.faults.check_scenario``) too, so a bad scenario fails before anything is written.
+    """
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(plain, dict)
+    with user_errors(entry, ValueError):
+        typed = parse({str(k): v for k, v in plain.items()})
+    if scenario:
+        with user_errors(entry):
+            check_scenario(load_scenario(str(typed.scenario)))
+    return typed
 
 
 def _run_dir_override(argv: list[str]) -> str | None:

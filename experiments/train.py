@@ -27,12 +27,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from envs.sim.faults import check_scenario
 from experiments.compare import print_compare
-from experiments.errors import fail, run_entry, user_errors
+from experiments.errors import fail, run_entry, typed_config
 from experiments.tracking import TrackingError, parent_run_id
 from experiments.train_config import TrainConfig
-from scenarios import load_scenario
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
@@ -40,12 +38,7 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point: typed config in, trained and tracked agent out."""
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(plain, dict)
-    with user_errors("train", ValueError):  # the config's errors are one-line ValueErrors
-        tc = TrainConfig.from_mapping({str(k): v for k, v in plain.items()})
-    with user_errors("train"):  # a bad scenario fails before anything is written
-        check_scenario(load_scenario(tc.scenario))
+    tc = typed_config("train", cfg, TrainConfig.from_mapping)
     from experiments.training import Interrupted, train
 
     parent = None

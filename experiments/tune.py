@@ -28,10 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from envs.sim.faults import check_scenario
-from experiments.errors import fail, run_entry, user_errors
+from experiments.errors import fail, run_entry, typed_config
 from experiments.tune_config import TuneConfig
-from scenarios import load_scenario
 
 
 def print_trials(info: dict[str, Any]) -> None:
@@ -75,12 +73,7 @@ def _fmt(v: Any) -> str:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: typed config in, study and tuned algo config out."""
     out = Path(HydraConfig.get().runtime.output_dir)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(plain, dict)
-    with user_errors("tune", ValueError):  # the config's errors are one-line ValueErrors
-        tc = TuneConfig.from_mapping({str(k): v for k, v in plain.items()})
-    with user_errors("tune"):  # a bad scenario fails before anything is written
-        check_scenario(load_scenario(tc.scenario))
+    tc = typed_config("tune", cfg, TuneConfig.from_mapping)
     from experiments.tuning import tune
 
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
