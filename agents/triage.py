@@ -108,12 +108,6 @@ class IssueTriage:
         self.policy = policy or RulesPolicy()
         self.cfg = config or TriageConfig()
 
-    def classify(
-        self, inc: Incident, cands: tuple[RootCandidate, ...], evidence: IncidentEvidence
-    ) -> Proposal:
-        """Layer 1: the rules' proposal (``agents.triage_rules.TriageRules.classify``)."""
-        return self.rules.classify(inc, cands, evidence)
-
     # ------------------------------------------------------------------ layer 1
     def severity(self, inc: Incident, proposal: Proposal) -> str:
         """Critical: wrong data visible at Delivery; major: late/failed/held; minor otherwise."""

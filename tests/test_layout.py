@@ -8,6 +8,7 @@ understood (or moved) apart. Read from the source with ``ast``; nothing is impor
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
     return None
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
     """Module -> the project modules it imports, anywhere in its source."""
     modules = _modules()
@@ -147,11 +149,12 @@ def test_imports_run_the_documented_way(layer: str, forbidden: tuple[str, ...]) 
 
 def test_the_organization_imports_no_slot_scoring_or_deploy_module() -> None:
     """The organization's own modules (agents/*.py) build on analytics only of the sub-packages."""
-    top = {m for m in import_graph() if m.count(".") == 1 and m.startswith("agents.")}
+    graph = import_graph()
+    top = {m for m in graph if m.count(".") == 1 and m.startswith("agents.")}
     bad = sorted(
         f"{m} -> {d}"
         for m in top
-        for d in import_graph()[m]
+        for d in graph[m]
         if d.startswith(("agents.slots", "agents.scoring", "agents.deploy"))
     )
     assert not bad, bad
