@@ -135,16 +135,26 @@ class _Baseline:
         self.s += x
         self.ss += x * x
         v = self.values
-        while v and v[0][0] < t - horizon:
-            _, old = v.popleft()
+        cut = t - horizon
+        while v[0][0] < cut:
+            old = v.popleft()[1]
             self.n -= 1
             self.s -= old
             self.ss -= old * old
 
-    def stats(self) -> tuple[float, float]:
-        mean = self.s / self.n
-        var = max(0.0, self.ss / self.n - mean * mean)
-        return mean, math.sqrt(var)
+
+_Snapshot = tuple[tuple[int, tuple[tuple[float, float], ...], int, float, float], ...]
+"""Learned baselines: (slot, values, n, sum, sum of squares) per bucket (``baselines()``)."""
+
+_METRICS = ("volume", "null_rate", "duplicate_rate", "value_mean", "runtime", "queue")
+"""The anomaly signals in the order a run's values are scored (and its alerts raised)."""
+_N_BUCKETS = 49
+"""Baseline slots per (asset, signal): bucket -1 (pooled) and 0..47 (hour x weekday/weekend)."""
+_RULES = tuple(  # per metric: (floor is relative, floor, change is relative, tiny, spike only)
+    (_FLOORS[m][0] == "rel", _FLOORS[m][1], _MIN_CHANGE[m][0] == "rel", _MIN_CHANGE[m][1],
+     m in SPIKE_ONLY)
+    for m in _METRICS
+)  # fmt: skip
 
 
 class PipelineMonitor:
@@ -181,11 +191,19 @@ class PipelineMonitor:
         self.schema = [1] * n
         self.last: list[RunRecord | None] = [None] * n
         self.failed_runs: list[list[RunRecord]] = [[] for _ in range(n)]
-        self._base: dict[tuple[int, str, int], _Baseline] = {}
+        # one slot per (asset, signal, bucket): ((asset * 6 + metric) * 49 + bucket + 1)
+        self._base: list[_Baseline | None] = [None] * (n * len(_METRICS) * _N_BUCKETS)
+        self._every = [a.every for a in world.assets]
+        self._seasonal_hours = [
+            config.seasonality and a.every < 1440 for a in world.assets
+        ]  # volume bucketed by hour of day x weekday/weekend (else by weekday/weekend only)
+        self._slotted = [a.uses_slot for a in world.assets]
+        self._holidays = frozenset(config.holidays)
         self._window = config.training_days * 1440.0
         self._sens = {
             s: config.family_sensitivity.get(s, config.sensitivity) for s in ANOMALY_SIGNALS
         }
+        self._sens_by_metric = [self._sens[m] for m in _METRICS]
         self.grace = config.freshness_grace_min
         self._backfills = [(b.start, b.end + 60.0) for b in world.planned_backfills]
         self._error_checks = [
@@ -204,21 +222,27 @@ class PipelineMonitor:
             if r.status == "success" and r.trigger == "schedule":
                 self._learn(r, r.ended_at - offset_min)
 
-    def baselines(self) -> tuple[tuple[tuple[int, str, int], tuple[tuple[float, float], ...]], ...]:
-        """A snapshot of the learned baselines (to prime another monitor of the same pipeline)."""
-        return tuple((k, tuple(b.values)) for k, b in self._base.items())
+    def baselines(self) -> _Snapshot:
+        """A snapshot of the learned baselines (to prime another monitor of the same pipeline).
 
-    def load_baselines(
-        self, snapshot: tuple[tuple[tuple[int, str, int], tuple[tuple[float, float], ...]], ...]
-    ) -> None:
+        Each bucket's sums are recomputed from its values (not carried over from the running
+        sums), so that every monitor loaded from one snapshot starts from the same numbers.
+        """
+        return tuple(
+            (i, vals, len(vals), sum(x for _, x in vals), sum(x * x for _, x in vals))
+            for i, b in enumerate(self._base)
+            if b is not None
+            for vals in (tuple(b.values),)
+        )
+
+    def load_baselines(self, snapshot: _Snapshot) -> None:
         """Start from a ``baselines()`` snapshot instead of learning from history again."""
-        for key, values in snapshot:
+        base = self._base
+        for i, values, n, s, ss in snapshot:
             b = _Baseline()
             b.values.extend(values)
-            b.n = len(values)
-            b.s = sum(x for _, x in values)
-            b.ss = sum(x * x for _, x in values)
-            self._base[key] = b
+            b.n, b.s, b.ss = n, s, ss
+            base[i] = b
 
     def start(self) -> None:
         """Subscribe to telemetry and start the freshness timers."""
@@ -237,11 +261,12 @@ class PipelineMonitor:
             return
         self.last[a] = r
         book = self.book
-        book.release(a, "run_failure")
+        if book.holds:
+            book.release(a, "run_failure")
         if r.window > self.arrived[a]:
             self.arrived[a] = r.window
             asset = self.world.assets[a]
-            if t < r.window * asset.every + asset.sla + self.grace:
+            if book.holds and t < r.window * asset.every + asset.sla + self.grace:
                 book.release(a, "freshness")  # delivered before its freshness deadline
         errs: list[int] = []
         if r.failed_checks:
@@ -250,7 +275,8 @@ class PipelineMonitor:
                 checks = self.world.assets[a].spec.checks
                 errs = [i for i in errs if checks[i].kind != "freshness"]
         if not errs:
-            book.release(a, "check_failure")
+            if book.holds:
+                book.release(a, "check_failure")
         else:
             spec = self.world.assets[a].spec
             kinds = ", ".join(spec.checks[i].kind for i in errs)
@@ -259,7 +285,8 @@ class PipelineMonitor:
             )
             self._raise(a, "check_failure", t, float(len(errs)), 0.0, detail, r)
         if r.schema_version == self.schema[a]:
-            book.release(a, "schema_change")
+            if book.holds:
+                book.release(a, "schema_change")
         else:
             changed = r.schema_version - self.schema[a]
             self.schema[a] = r.schema_version
@@ -274,80 +301,113 @@ class PipelineMonitor:
         elif r.trigger == "schedule":
             self._learn(r, t)
 
-    def _metrics(self, r: RunRecord) -> tuple[tuple[str, float], ...]:
+    def _metrics(self, r: RunRecord) -> tuple[float, ...]:
+        """A run's value of each signal of ``_METRICS`` (the first four if it uses no slot)."""
         # volume and run time vary multiplicatively: their baselines live on a log scale
-        quality = (
-            ("volume", math.log1p(r.rows)),
-            ("null_rate", max(r.null_rates) if r.null_rates else 0.0),
-            ("duplicate_rate", r.duplicate_rate),
-            ("value_mean", r.value_mean),
-        )
-        if not self.world.assets[r.asset].uses_slot:
-            return quality
-        wait = r.started_at - (r.ready_at if r.ready_at == r.ready_at else r.scheduled_at)
+        nulls = r.null_rates
+        if not self._slotted[r.asset]:
+            return (
+                math.log1p(r.rows), max(nulls) if nulls else 0.0, r.duplicate_rate, r.value_mean
+            )  # fmt: skip
+        ready = r.ready_at
+        wait = r.started_at - (ready if ready == ready else r.scheduled_at)
         return (
-            *quality,
-            ("runtime", math.log(max(r.ended_at - r.started_at, 1e-3))),
-            ("queue", wait),
-        )
+            math.log1p(r.rows), max(nulls) if nulls else 0.0, r.duplicate_rate, r.value_mean,
+            math.log(max(r.ended_at - r.started_at, 1e-3)), wait,
+        )  # fmt: skip
 
-    def _bucket(self, asset: int, t: float, signal: str = "volume") -> int:
-        if not self.cfg.seasonality or signal not in SEASONAL:
-            return -1
-        weekend = int(t // 1440) % 7 >= 5
-        if self.world.assets[asset].every < 1440:
-            return int(t // 60) % 24 + (24 if weekend else 0)
-        return 1 if weekend else 0
+    def _slot0(self, asset: int, end: float) -> tuple[int, int]:
+        """(first baseline slot of ``asset``, the slot offset of its volume bucket at ``end``).
 
-    def _learn(
-        self,
-        r: RunRecord,
-        t: float,
-        skip: frozenset[str] = frozenset(),
-        metrics: tuple[tuple[str, float], ...] | None = None,
-    ) -> None:
-        end = r.window * self.world.assets[r.asset].every
-        for name, x in metrics if metrics is not None else self._metrics(r):
-            if name in skip:
+        Only volume is seasonal (``SEASONAL``); the other signals pool all hours (bucket -1).
+        """
+        first = asset * len(_METRICS) * _N_BUCKETS
+        if not self.cfg.seasonality:
+            return first, 0
+        weekend = int(end // 1440) % 7 >= 5
+        if self._seasonal_hours[asset]:
+            return first, 1 + int(end // 60) % 24 + (24 if weekend else 0)
+        return first, 2 if weekend else 1
+
+    def _learn(self, r: RunRecord, t: float) -> None:
+        first, vol = self._slot0(r.asset, r.window * self._every[r.asset])
+        self._add(first, vol, t, self._metrics(r), 0)
+
+    def _add(self, first: int, vol: int, t: float, values: tuple[float, ...], skip: int) -> None:
+        """Learn ``values`` at time ``t``, except the metrics whose bit is set in ``skip``."""
+        base, horizon = self._base, self._window
+        for m, x in enumerate(values):
+            if skip >> m & 1:
                 continue
-            key = (r.asset, name, self._bucket(r.asset, end, name))
-            base = self._base.get(key)
-            if base is None:
-                base = self._base[key] = _Baseline()
-            base.add(t, x, self._window)
+            i = first + m * _N_BUCKETS + (vol if m == 0 else 0)
+            b = base[i]
+            if b is None:
+                b = base[i] = _Baseline()
+            b.add(t, x, horizon)
 
     def _anomalies(self, r: RunRecord, t: float) -> None:
+        # the hot path of the organization (every scheduled run): ``_Baseline.stats`` and
+        # ``_Baseline.add`` are inlined, with the same arithmetic in the same order
         a = r.asset
-        end = r.window * self.world.assets[a].every
-        flagged = set()
-        metrics = self._metrics(r)
-        for name, x in metrics:
-            base = self._base.get((a, name, self._bucket(a, end, name)))
-            if base is None or base.n < self.cfg.min_training_points:
+        end = r.window * self._every[a]
+        first, vol = self._slot0(a, end)
+        values = self._metrics(r)
+        base, min_points = self._base, self.cfg.min_training_points
+        book = self.book
+        sqrt = math.sqrt
+        flagged = 0
+        for m, x in enumerate(values):
+            b = base[first + m * _N_BUCKETS + (vol if m == 0 else 0)]
+            if b is None or b.n < min_points:
                 continue
-            mean, std = base.stats()
-            if name == "volume" and int(end // 1440) in self.cfg.holidays:
+            n = b.n
+            mean = b.s / n
+            std = sqrt(max(0.0, b.ss / n - mean * mean))
+            if m == 0 and int(end // 1440) in self._holidays:
                 mean += math.log(self.cfg.holiday_volume_factor)  # the calendar's usual dip
-            kind, floor = _FLOORS[name]
-            std = max(std, floor * abs(mean) if kind == "rel" else floor)
+            floor_rel, floor, change_rel, tiny, spike = _RULES[m]
+            std = max(std, floor * abs(mean) if floor_rel else floor)
             z = (x - mean) / std if std > 0 else 0.0
-            sens = self._sens[name]
-            kind, tiny = _MIN_CHANGE[name]
-            change = abs(x - mean) / abs(mean) if kind == "rel" and mean else abs(x - mean)
-            if abs(z) <= sens or (z < 0 and name in SPIKE_ONLY) or change <= tiny:
-                self.book.release(a, name)  # inside its band: a held condition has ended
+            sens = self._sens_by_metric[m]
+            change = abs(x - mean) / abs(mean) if change_rel and mean else abs(x - mean)
+            if abs(z) <= sens or (z < 0 and spike) or change <= tiny:
+                if book.holds:
+                    book.release(a, _METRICS[m])  # inside its band: a held condition has ended
                 continue
-            flagged.add(name)
-            if name in ("volume", "runtime"):
-                shown = math.expm1(x) if name == "volume" else math.exp(x)
-                usual = math.expm1(mean) if name == "volume" else math.exp(mean)
-                detail = (
-                    f"{name}={shown:.4g} vs seasonal typical {usual:.4g} (z={z:+.1f}, log scale)"
-                )
-            else:
-                detail = f"{name}={x:.4g} vs seasonal mean {mean:.4g} (std {std:.3g}, z={z:+.1f})"
-            self._raise(a, name, t, z, sens if z > 0 else -sens, detail, r)
-        self._learn(r, t, frozenset(flagged), metrics)
+            flagged |= 1 << m
+            self._flag(r, t, m, x, mean, std, z, sens)
+        cut = t - self._window
+        for m, x in enumerate(values):
+            if flagged >> m & 1:
+                continue  # values that alerted are not learned
+            i = first + m * _N_BUCKETS + (vol if m == 0 else 0)
+            b = base[i]
+            if b is None:
+                b = base[i] = _Baseline()
+            v = b.values
+            v.append((t, x))
+            b.n += 1
+            b.s += x
+            b.ss += x * x
+            while v[0][0] < cut:
+                old = v.popleft()[1]
+                b.n -= 1
+                b.s -= old
+                b.ss -= old * old
+
+    def _flag(
+        self, r: RunRecord, t: float, m: int, x: float, mean: float, std: float, z: float,
+        sens: float,
+    ) -> None:  # fmt: skip
+        """Raise the anomaly alert of metric ``m`` (its detail text is built only here)."""
+        name = _METRICS[m]
+        if name in ("volume", "runtime"):
+            shown = math.expm1(x) if name == "volume" else math.exp(x)
+            usual = math.expm1(mean) if name == "volume" else math.exp(mean)
+            detail = f"{name}={shown:.4g} vs seasonal typical {usual:.4g} (z={z:+.1f}, log scale)"
+        else:
+            detail = f"{name}={x:.4g} vs seasonal mean {mean:.4g} (std {std:.3g}, z={z:+.1f})"
+        self._raise(r.asset, name, t, z, sens if z > 0 else -sens, detail, r)
 
     def _freshness(self, asset: int) -> Generator[simpy.Event, Any, None]:
         env = self.world.env
@@ -390,6 +450,7 @@ class PipelineMonitor:
             if not v > 0:
                 raise ValueError(f"sensitivity of {k}: expected > 0, got {v}")
             self._sens[k] = float(v)
+        self._sens_by_metric = [self._sens[m] for m in _METRICS]
         if grace_min < 0:
             raise ValueError(f"grace_min: expected >= 0, got {grace_min}")
         self.grace = float(grace_min)

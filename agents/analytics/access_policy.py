@@ -21,6 +21,7 @@ typo is an error, never a silent refusal.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Final
@@ -73,10 +74,23 @@ class AccessPolicy(BaseModel):
     def from_yaml(cls, path: str | Path = DEFAULT_POLICY_PATH) -> AccessPolicy:
         """Load and validate a policy file.
 
+        A policy is frozen, so a file read once is served from memory until it changes on disk
+        (keyed by path, modification time and size): every episode's organization loads it.
+
         Raises:
             AccessPolicyError: the file is missing, not YAML, or invalid.
         """
         path = Path(path)
+        try:
+            st = path.stat()
+        except OSError as e:
+            raise AccessPolicyError(path, "", f"cannot read file ({e.strerror})") from e
+        return cls._load(str(path), st.st_mtime_ns, st.st_size)
+
+    @classmethod
+    @functools.lru_cache(maxsize=8)
+    def _load(cls, name: str, _mtime_ns: int, _size: int) -> AccessPolicy:
+        path = Path(name)
         try:
             data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
         except OSError as e:

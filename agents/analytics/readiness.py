@@ -46,6 +46,29 @@ def ancestors(assets: Sequence[Asset]) -> list[list[Asset]]:
     return [[assets[i] for i in sorted(s)] for s in anc]
 
 
+class InputIndex:
+    """``inputs`` of each (asset, window), computed once per world (the topology is fixed).
+
+    Args:
+        assets: the world's assets in topological order.
+
+    Attributes:
+        ancestors: per asset index, its transitive upstream (``ancestors``).
+    """
+
+    def __init__(self, assets: Sequence[Asset]) -> None:
+        self.ancestors = ancestors(assets)
+        self._memo: dict[tuple[int, int], tuple[tuple[Asset, int], ...]] = {}
+
+    def of(self, a: Asset, k: int) -> tuple[tuple[Asset, int], ...]:
+        """``tuple(inputs(a, k, ancestors[a.idx]))``, memoized."""
+        key = (a.idx, k)
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo[key] = tuple(inputs(a, k, self.ancestors[a.idx]))
+        return got
+
+
 class ReadinessOracle:
     """Ground truth of readiness at any past time, replayed from the world's records (scoring only).
 
@@ -61,7 +84,8 @@ class ReadinessOracle:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.ancestors = ancestors(world.assets)
+        self.index = InputIndex(world.assets)
+        self.ancestors = self.index.ancestors
         self.writes: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
         for r in world.log:
             if r.trigger != "auto_retry":  # a retry storm's failed attempts write no partition
@@ -94,25 +118,37 @@ class ReadinessOracle:
         """Whether ``dataset`` was ready at time ``t``."""
         a = self.world.asset(dataset)
         k = latest_due(a, t)
-        return k > 0 and all(self._good(v, j, t) for v, j in inputs(a, k, self.ancestors[a.idx]))
+        if k <= 0:
+            return False
+        good = self._good
+        for v, j in self.index.of(a, k):  # noqa: SIM110 - a loop, not all(<genexpr>): hot path
+            if not good(v, j, t):
+                return False
+        return True
 
     def _good(self, v: Asset, j: int, t: float) -> bool:
         key = (v.idx, j)
-        hist = self.writes.get(key, ())
-        i = next((i for i in range(len(hist) - 1, -1, -1) if hist[i][0] <= t), -1)
+        hist = self.writes.get(key)
+        if not hist:
+            return False
+        i = len(hist) - 1
+        while i >= 0 and hist[i][0] > t:  # the write in force at t
+            i -= 1
         if i < 0:
             return False
         written, state = hist[i]
-        if state not in OK_WARN or any(
-            written <= q0 <= t < q1 for q0, q1 in self.quarantined.get(key, ())
-        ):
+        if state not in OK_WARN:
+            return False
+        quarantined = self.quarantined.get(key)
+        if quarantined and any(written <= q0 <= t < q1 for q0, q1 in quarantined):
             return False
         if v.layer == "Delivery":
-            return not any(e0 <= t < e1 for e0, e1 in self.exposed.get(key, ()))
+            exposed = self.exposed.get(key)
+            return not (exposed and any(e0 <= t < e1 for e0, e1 in exposed))
         if i == len(hist) - 1:
             return key not in self.world.window_faults
         replaced = hist[i + 1][0]
         return not any(
             at <= written <= spoils and replaced <= until
-            for at, spoils, until in self.corrupting[v.idx]
+            for at, spoils, until in self.corrupting.get(v.idx, ())
         )

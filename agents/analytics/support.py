@@ -40,7 +40,7 @@ import numpy as np
 import simpy
 
 from agents.analytics.access_policy import AccessPolicy
-from agents.analytics.readiness import OK_WARN, ReadinessOracle, ancestors, inputs, latest_due
+from agents.analytics.readiness import OK_WARN, InputIndex, ReadinessOracle, latest_due
 from envs.sim.assets import Asset
 from envs.sim.records import PARTITION_STATES as STATE
 from envs.sim.records import WARN
@@ -191,7 +191,8 @@ class AnalyticsSupport:
         policy.check_datasets(world.by_name)
         self.world, self.policy, self.knowledge = world, policy, knowledge
         self.open_incidents: OpenIncidents = open_incidents or (lambda: [])
-        self.ancestors = ancestors(world.assets)
+        self.index = InputIndex(world.assets)
+        self.ancestors = self.index.ancestors
         # A failed freshness check only says the data was late; any other failed check says the
         # data itself looks wrong (healthy assets pass their own checks).
         self.quality = [
@@ -263,7 +264,7 @@ class AnalyticsSupport:
             eta = a.every + a.offset + a.spec.runtime_median_min
             text = f"{a.name} has no partition yet; the first is expected by {_clock(eta)}."
             return "pending", text, "nothing due yet", eta
-        ins = list(inputs(a, k, self.ancestors[a.idx]))
+        ins = self.index.of(a, k)
         missing = [(v, j) for v, j in ins if v.state[j] not in OK_WARN]
         if not missing:
             data = f"data up to {_clock(k * a.every)}"
