@@ -346,44 +346,42 @@ class PipelineMonitor:
             b.add(t, x, horizon)
 
     def _anomalies(self, r: RunRecord, t: float) -> None:
-        # the hot path of the organization (every scheduled run): ``_Baseline.stats`` and
-        # ``_Baseline.add`` are inlined, with the same arithmetic in the same order
+        # the hot path of the organization (every scheduled run): ``_Baseline.add`` is inlined
+        # with the same arithmetic in the same order; a value is scored against its bucket, then
+        # learned unless it alerted (an alert handler never reads the baselines)
         a = r.asset
         end = r.window * self._every[a]
         first, vol = self._slot0(a, end)
-        values = self._metrics(r)
         base, min_points = self._base, self.cfg.min_training_points
         book = self.book
         sqrt = math.sqrt
-        flagged = 0
-        for m, x in enumerate(values):
-            b = base[first + m * _N_BUCKETS + (vol if m == 0 else 0)]
-            if b is None or b.n < min_points:
-                continue
-            n = b.n
-            mean = b.s / n
-            std = sqrt(max(0.0, b.ss / n - mean * mean))
-            if m == 0 and int(end // 1440) in self._holidays:
-                mean += math.log(self.cfg.holiday_volume_factor)  # the calendar's usual dip
-            floor_rel, floor, change_rel, tiny, spike = _RULES[m]
-            std = max(std, floor * abs(mean) if floor_rel else floor)
-            z = (x - mean) / std if std > 0 else 0.0
-            sens = self._sens_by_metric[m]
-            change = abs(x - mean) / abs(mean) if change_rel and mean else abs(x - mean)
-            if abs(z) <= sens or (z < 0 and spike) or change <= tiny:
-                if book.holds:
-                    book.release(a, _METRICS[m])  # inside its band: a held condition has ended
-                continue
-            flagged |= 1 << m
-            self._flag(r, t, m, x, mean, std, z, sens)
         cut = t - self._window
-        for m, x in enumerate(values):
-            if flagged >> m & 1:
-                continue  # values that alerted are not learned
-            i = first + m * _N_BUCKETS + (vol if m == 0 else 0)
+        holiday = bool(self._holidays) and int(end // 1440) in self._holidays
+        i = first + vol  # volume's bucket; the other signals' pooled slots follow, 49 apart
+        for m, x in enumerate(self._metrics(r)):
             b = base[i]
             if b is None:
                 b = base[i] = _Baseline()
+            elif b.n >= min_points:
+                n = b.n
+                mean = b.s / n
+                var = b.ss / n - mean * mean
+                std = sqrt(var) if var > 0.0 else 0.0
+                if m == 0 and holiday:
+                    mean += math.log(self.cfg.holiday_volume_factor)  # the calendar's usual dip
+                floor_rel, floor, change_rel, tiny, spike = _RULES[m]
+                lim = floor * abs(mean) if floor_rel else floor
+                if std < lim:
+                    std = lim
+                z = (x - mean) / std if std > 0 else 0.0
+                sens = self._sens_by_metric[m]
+                change = abs(x - mean) / abs(mean) if change_rel and mean else abs(x - mean)
+                if not (abs(z) <= sens or (z < 0 and spike) or change <= tiny):
+                    self._flag(r, t, m, x, mean, std, z, sens)
+                    i += _N_BUCKETS - (vol if m == 0 else 0)
+                    continue  # values that alerted are not learned
+                if book.holds:
+                    book.release(a, _METRICS[m])  # inside its band: a held condition has ended
             v = b.values
             v.append((t, x))
             b.n += 1
@@ -394,6 +392,7 @@ class PipelineMonitor:
                 b.n -= 1
                 b.s -= old
                 b.ss -= old * old
+            i += _N_BUCKETS - (vol if m == 0 else 0)
 
     def _flag(
         self, r: RunRecord, t: float, m: int, x: float, mean: float, std: float, z: float,

@@ -292,7 +292,7 @@ class World(FaultDynamics):
         req = None
         ready = env.now
         if a.uses_slot:
-            req = self.warehouse.request(priority=a.priority)
+            req = self.warehouse.take(a.priority)
             if not req.triggered:  # granted at once when a slot is free: no need to suspend
                 yield req
         start = env.now
@@ -320,7 +320,7 @@ class World(FaultDynamics):
         finally:
             a.running.pop(k, None)
             if req is not None:
-                self.warehouse.release(req)
+                self.warehouse.give(req)
                 self.warehouse.busy_slot_minutes += env.now - start
         if killed:
             return self._write(
