@@ -10,6 +10,7 @@ less — the trade-off the cost optimizer learns.
 from __future__ import annotations
 
 import bisect
+import contextlib
 from typing import Any
 
 import simpy
@@ -92,14 +93,12 @@ class Warehouse(simpy.PriorityResource):
         As SimPy's release, the slot is freed now and queued requests are served when the
         release event scheduled now is processed (at most the head of the queue, as there).
         """
-        try:
+        with contextlib.suppress(ValueError):  # as SimPy: releasing twice is not an error
             self.users.remove(request)
-        except ValueError:
-            pass
         ev = simpy.Event(self._env)
         ev._ok = True
         ev._value = None
-        ev.callbacks.append(self._trigger_put)  # type: ignore[union-attr]
+        ev.callbacks.append(self._trigger_put)
         self._env.schedule(ev)
 
     def resize(self, slots: int) -> None:

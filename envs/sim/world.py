@@ -44,7 +44,7 @@ from envs.sim.records import (
     RunRecord,
 )
 from envs.sim.rng import Streams
-from envs.sim.warehouse import Warehouse
+from envs.sim.warehouse import Held, Warehouse
 from scenarios.spec import Scenario
 
 NAN = math.nan
@@ -294,6 +294,7 @@ class World(FaultDynamics):
         if a.uses_slot:
             req = self.warehouse.take(a.priority)
             if not req.triggered:  # granted at once when a slot is free: no need to suspend
+                assert not isinstance(req, Held)  # a held slot is always granted
                 yield req
         start = env.now
         rt = a.rt[k] * self.demand if a.uses_slot else a.rt[k]
