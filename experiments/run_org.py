@@ -105,7 +105,8 @@ def run(
 
     Args:
         scenario: a registered scenario name or a path to a scenario file.
-        org: manual, static, elementary or rules.
+        org: manual, static, elementary, rules or ideal (the rules organization plus the ideal
+            agents' reports).
         episodes: how many seeds of the split to run.
         split: ``train`` or ``eval``.
         out: the output directory (created).

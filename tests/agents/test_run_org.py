@@ -96,3 +96,17 @@ def test_a_route_policy_for_an_org_without_playbooks_fails_before_writing(tmp_pa
     with pytest.raises(SlotError, match=r"triage: .*org=manual"):
         run("sc0001", "manual", 1, "eval", out, days=2, triage=_FirstAllowedRoute())
     assert not out.exists()
+
+
+def test_ideal_acts_as_rules_and_adds_its_measures(tmp_path):
+    """org=ideal is the rules organization in the world: same ledger, same §9 metrics."""
+    rules = run("sc0003", "rules", 1, "eval", tmp_path / "rules", days=2, events_episodes=0)
+    ideal = run("sc0003", "ideal", 1, "eval", tmp_path / "ideal", days=2, events_episodes=0)
+    assert (tmp_path / "rules/ledger.csv").read_bytes() == (
+        tmp_path / "ideal/ledger.csv"
+    ).read_bytes()
+    assert ideal["protocol"]["org"] == "ideal"
+    for k in (*METRIC_NAMES, "escalation_precision", "escalation_recall", "escalation_late_rate"):
+        assert ideal["aggregate"][k] == rules["aggregate"][k], k
+    log = (tmp_path / "ideal/01_agents/remediation-log.md").read_text()
+    assert "Escalations that needed a human (precision)" in log
