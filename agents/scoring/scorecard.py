@@ -62,6 +62,12 @@ escalation_late_rate       appropriate escalations issued >= 120 min (the manual
                            the diagnosis (or the opening, if undiagnosed) / appropriate escalations
 =========================  =========================================================================
 
+The ideal organization (``org=ideal``) adds its agents' measures to ``aggregate`` and each
+episode, only in its own scorecards (``agents.ideal``): the Cost Optimizer's ``waste_cost`` (mean
+price of the waste found per episode; kinds and prices in ``agents.ideal.waste``),
+``waste_saving_replayed`` (mean warehouse cost a confirmed resize saved, replaying the same seed)
+and ``waste_replay_breach_delta`` (mean change in Delivery SLA breaches in that replay).
+
 Windows carry wrong data per the partitions' ``wrong_data`` column if present, else by a ledger
 proxy (see ``agents.scoring.matching.data_quality_points``). ``aggregate`` pools many episodes:
 percentiles and fractions over all their faults, incidents, alerts and windows, per-day rates

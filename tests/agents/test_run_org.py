@@ -110,3 +110,18 @@ def test_ideal_acts_as_rules_and_adds_its_measures(tmp_path):
         assert ideal["aggregate"][k] == rules["aggregate"][k], k
     log = (tmp_path / "ideal/01_agents/remediation-log.md").read_text()
     assert "Escalations that needed a human (precision)" in log
+    assert "waste_cost" not in rules["aggregate"]  # the ideal agents' measures: ideal only
+    assert ideal["aggregate"]["waste_cost"] > 0
+    assert ideal["episodes"][0]["waste_saving_replayed"] >= 0
+    report = (tmp_path / "ideal/09_learning/cost-report.md").read_text()
+    assert "replay-verified saving" in report and "| idle_slots |" in report
+
+
+def test_ideal_refuses_policy_slots(tmp_path):
+    with pytest.raises(ValueError, match="ideal runs without policy slots"):
+        run("sc0001", "ideal", 1, "eval", tmp_path, triage=_Zero())
+
+
+class _Zero:
+    def act(self, obs, mask=None):
+        return 0
