@@ -11,7 +11,14 @@ agent              measures                                             artifact
 =================  ==================================================  ==========================
 Cost Optimizer     waste_cost, waste_saving_replayed,                   09_learning/cost-report.md
                    waste_replay_breach_delta (``agents.ideal.cost_report``)
+SLA Optimizer      sla_prediction_precision, _recall,                   09_learning/
+                   _lead_time_p50_min, _brier                           sla-predictions.md,
+                   (``agents.ideal.sla_predict``; fitted on the         predictive_alerts.csv
+                   scenario's training-split seeds when built)
 =================  ==================================================  ==========================
+
+The scorecard also gets ``ideal.sla_predictor``: threshold, training seeds, horizon and the
+coefficients by feature name.
 """
 
 from __future__ import annotations
@@ -20,7 +27,18 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from agents.ideal.cost_report import EpisodeCost, cost_metrics, cost_report_md, episode_cost
+from agents.ideal.sla_features import HORIZON_MIN
+from agents.ideal.sla_predict import (
+    EpisodePrediction,
+    PredictiveAlert,
+    episode_prediction_metrics,
+    predict_episode,
+    predictions_md,
+    train_predictor,
+)
 from agents.org import OrgConfig
 from agents.records import EpisodeResult
 from envs.sim.world import World
@@ -38,23 +56,44 @@ class IdealAgents:
         scenario: the run's scenario.
         cfg: the organization's config (the replays run it).
         days: the run's horizon override in days.
+        train_episodes: training-split episodes the SLA predictor is fitted on.
     """
 
-    def __init__(self, scenario: Scenario, cfg: OrgConfig, days: float | None) -> None:
+    def __init__(
+        self, scenario: Scenario, cfg: OrgConfig, days: float | None, train_episodes: int = 10
+    ) -> None:
         self.scenario = scenario
         self.cfg = cfg
         self.days = days
         self.costs: list[EpisodeCost] = []
+        self.predictor = train_predictor(scenario, cfg, days, train_episodes)
+        self.predictions: list[EpisodePrediction] = []
 
     def observe(self, world: World, ep: EpisodeResult) -> None:
         """Take in one finished episode (its world and the organization's records)."""
         self.costs.append(episode_cost(world, self.cfg, self.days))
+        self.predictions.append(predict_episode(self.predictor, world, ep.partitions))
 
     def extend(self, card: dict[str, Any]) -> dict[str, Any]:
         """Add the ideal agents' measures to ``card`` (in place; returned for convenience)."""
-        card["aggregate"].update({k: _safe(v) for k, v in cost_metrics(self.costs).items()})
-        for row, c in zip(card["episodes"], self.costs, strict=True):
-            row.update({k: _safe(v) for k, v in cost_metrics([c]).items()})
+        th = self.predictor.threshold
+        pooled = cost_metrics(self.costs) | episode_prediction_metrics(self.predictions, th)
+        card["aggregate"].update({k: _safe(v) for k, v in pooled.items()})
+        for row, c, p in zip(card["episodes"], self.costs, self.predictions, strict=True):
+            one = cost_metrics([c]) | episode_prediction_metrics([p], th)
+            row.update({k: _safe(v) for k, v in one.items()})
+        pr = self.predictor
+        card["ideal"] = {
+            "sla_predictor": {
+                "model": "StandardScaler + LogisticRegression (scikit-learn)",
+                "threshold": th,
+                "horizon_min": HORIZON_MIN,
+                "train_seeds": list(pr.train_seeds),
+                "train_samples": pr.n_samples,
+                "train_positive": pr.n_positive,
+                "coefficients": pr.coefficients(),
+            }
+        }
         return card
 
     def write(self, out: Path, title: str) -> list[Path]:
@@ -71,4 +110,19 @@ class IdealAgents:
         p = Path(out) / "09_learning/cost-report.md"
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("\n".join(cost_report_md(self.costs, header)).rstrip() + "\n")
-        return [p]
+        q = Path(out) / "09_learning/sla-predictions.md"
+        head = [
+            "# SLA breach predictions",
+            "",
+            f"Run: **{title}** · organization `ideal` · {len(self.predictions)} episode(s), seeds "
+            f"{seeds}. SLA Optimizer (`agents/ideal/sla_predict.py`): a freshness-SLA breach of "
+            f"each Delivery asset predicted {HORIZON_MIN:g} min ahead, every hour.",
+            "",
+        ]
+        q.write_text(
+            "\n".join(predictions_md(self.predictor, self.predictions, head)).rstrip() + "\n"
+        )
+        rows = [(e.seed, *a) for e in self.predictions for a in e.alerts]
+        csv = Path(out) / "predictive_alerts.csv"
+        pd.DataFrame(rows, columns=["seed", *PredictiveAlert._fields]).to_csv(csv, index=False)
+        return [p, q, csv]

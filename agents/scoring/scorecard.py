@@ -66,7 +66,10 @@ The ideal organization (``org=ideal``) adds its agents' measures to ``aggregate`
 episode, only in its own scorecards (``agents.ideal``): the Cost Optimizer's ``waste_cost`` (mean
 price of the waste found per episode; kinds and prices in ``agents.ideal.waste``),
 ``waste_saving_replayed`` (mean warehouse cost a confirmed resize saved, replaying the same seed)
-and ``waste_replay_breach_delta`` (mean change in Delivery SLA breaches in that replay).
+and ``waste_replay_breach_delta`` (mean change in Delivery SLA breaches in that replay); the SLA
+Optimizer's ``sla_prediction_precision``, ``sla_prediction_recall``,
+``sla_prediction_lead_time_p50_min`` and ``sla_prediction_brier`` (SC-0003's "prediction
+accuracy"; definitions in ``agents.ideal.sla_predict``).
 
 Windows carry wrong data per the partitions' ``wrong_data`` column if present, else by a ledger
 proxy (see ``agents.scoring.matching.data_quality_points``). ``aggregate`` pools many episodes:

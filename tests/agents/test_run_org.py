@@ -115,6 +115,18 @@ def test_ideal_acts_as_rules_and_adds_its_measures(tmp_path):
     assert ideal["episodes"][0]["waste_saving_replayed"] >= 0
     report = (tmp_path / "ideal/09_learning/cost-report.md").read_text()
     assert "replay-verified saving" in report and "| idle_slots |" in report
+    for k in ("precision", "recall", "lead_time_p50_min", "brier"):
+        assert f"sla_prediction_{k}" in ideal["aggregate"], k
+    assert ideal["ideal"]["sla_predictor"]["train_seeds"][0] in range(0, 1_000_000)  # train split
+    assert (tmp_path / "ideal/predictive_alerts.csv").exists()
+    assert (
+        "Predictive alerts are their own signal"
+        in (tmp_path / "ideal/09_learning/sla-predictions.md").read_text()
+    )
+    # predictive alerts are never in the alert record: the monitor's alerts are the rules' own
+    assert (tmp_path / "rules/alerts.csv").read_bytes() == (
+        tmp_path / "ideal/alerts.csv"
+    ).read_bytes()
 
 
 def test_ideal_refuses_policy_slots(tmp_path):
