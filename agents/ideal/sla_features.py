@@ -19,6 +19,8 @@ runtime_drift_2h       log of the mean ratio run time / the asset's median run t
                        runs of d and upstream ended in (t - 120, t] (0 if none)
 queued_now             warehouse runs waiting for a slot at t (asked, not started)
 slot_wait_1h           mean slot wait (min) of runs that started in (t - 60, t]
+next_deadline_in       (d's next deadline after t - t) / ``HORIZON_MIN``, at most 1 (schedule)
+direct_inputs_missing  share of d's direct upstream assets with a window ended by t, not arrived
 hour_sin, hour_cos     hour of day
 weekend                day index mod 7 >= 5 (as the optimizers' observations)
 =====================  ==========================================================================
@@ -42,7 +44,8 @@ from scenarios.spec import PipelineSpec
 
 FEATURE_NAMES: Final[tuple[str, ...]] = (
     "own_overdue", "upstream_overdue", "upstream_pending", "upstream_failures_2h",
-    "runtime_drift_2h", "queued_now", "slot_wait_1h", "hour_sin", "hour_cos", "weekend",
+    "runtime_drift_2h", "queued_now", "slot_wait_1h", "next_deadline_in", "direct_inputs_missing",
+    "hour_sin", "hour_cos", "weekend",
 )  # fmt: skip
 HORIZON_MIN: Final[float] = 180.0
 """How far ahead a breach is predicted."""
@@ -118,6 +121,7 @@ def sla_features(
     """
     specs = pipeline.assets
     anc = ancestors(pipeline)
+    idx = {a.name: i for i, a in enumerate(specs)}
     arrived = _first_arrivals(log)
     ready = np.array([r.ready_at if not math.isnan(r.ready_at) else r.started_at for r in log])
     start = np.array([r.started_at for r in log])
@@ -152,6 +156,12 @@ def sla_features(
                     sla = specs[u].freshness_sla_min
                     over += p + sla < t
                     pend = max(pend, min(5.0, (t - p) / sla))
+            every, sla = specs[d].every_min, specs[d].freshness_sla_min
+            nxt = (math.floor((t - sla) / every) + 1) * every + sla
+            direct = [idx[u] for u in specs[d].upstream]
+            missing = sum(
+                not math.isnan(_pending(pending, u, specs[u].every_min, t, arrived)) for u in direct
+            )
             scope = np.isin(asset, [d, *ups]) & recent
             i = np.flatnonzero(scope)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -160,7 +170,8 @@ def sla_features(
             rows.append((
                 d, t, own_over, over / len(ups) if ups else 0.0, pend,
                 int((scope & bad).sum()), float(np.log(np.mean(ratio))) if ratio.size else 0.0,
-                waiting, wait, *cal, weekend,
+                waiting, wait, min(1.0, (nxt - t) / HORIZON_MIN),
+                missing / len(direct) if direct else 0.0, *cal, weekend,
             ))  # fmt: skip
     return pd.DataFrame(rows, columns=["asset", "t", *FEATURE_NAMES])
 
