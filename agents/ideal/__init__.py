@@ -9,5 +9,6 @@ module             what it holds
 ``cost_report``    the waste report and its resize recommendations replayed on the same seed
 ``sla_features``   the SLA breach predictor's named observable features (and, apart, its labels)
 ``sla_predict``    the predictor (logistic regression), predictive alerts and their scores
+``deep_dive``      the Root Cause Analyzer's deep dives into recurring issues (owner teams)
 =================  =============================================================================
 """

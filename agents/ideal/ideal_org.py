@@ -15,6 +15,9 @@ SLA Optimizer      sla_prediction_precision, _recall,                   09_learn
                    _lead_time_p50_min, _brier                           sla-predictions.md,
                    (``agents.ideal.sla_predict``; fitted on the         predictive_alerts.csv
                    scenario's training-split seeds when built)
+Root Cause         deep_dive_cause_accuracy,                            09_learning/
+Analyzer (deep     deep_dive_time_to_recommendation_p50_min             rca-deep-dives.md
+dives)             (``agents.ideal.deep_dive``)
 =================  ==================================================  ==========================
 
 The scorecard also gets ``ideal.sla_predictor``: threshold, training seeds, horizon and the
@@ -30,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from agents.ideal.cost_report import EpisodeCost, cost_metrics, cost_report_md, episode_cost
+from agents.ideal.deep_dive import DeepDive, deep_dives, deep_dives_md, dive_metrics, dive_scores
 from agents.ideal.sla_features import HORIZON_MIN
 from agents.ideal.sla_predict import (
     EpisodePrediction,
@@ -41,6 +45,7 @@ from agents.ideal.sla_predict import (
 )
 from agents.org import OrgConfig
 from agents.records import EpisodeResult
+from agents.scoring.matching import incident_outcomes
 from envs.sim.world import World
 from scenarios.spec import Scenario
 
@@ -68,19 +73,27 @@ class IdealAgents:
         self.costs: list[EpisodeCost] = []
         self.predictor = train_predictor(scenario, cfg, days, train_episodes)
         self.predictions: list[EpisodePrediction] = []
+        self.dives: list[list[tuple[int, DeepDive, dict[str, Any]]]] = []
+        self.names: list[str] = [a.name for a in scenario.pipeline.assets]
 
     def observe(self, world: World, ep: EpisodeResult) -> None:
         """Take in one finished episode (its world and the organization's records)."""
         self.costs.append(episode_cost(world, self.cfg, self.days))
         self.predictions.append(predict_episode(self.predictor, world, ep.partitions))
+        dives = deep_dives(ep.incidents, world.log, world.scenario.pipeline)
+        rows = dive_scores(dives, ep, incident_outcomes(ep))
+        self.dives.append([(ep.seed, d, r) for d, r in zip(dives, rows, strict=True)])
 
     def extend(self, card: dict[str, Any]) -> dict[str, Any]:
         """Add the ideal agents' measures to ``card`` (in place; returned for convenience)."""
         th = self.predictor.threshold
         pooled = cost_metrics(self.costs) | episode_prediction_metrics(self.predictions, th)
+        pooled |= dive_metrics([r for ep in self.dives for _, _, r in ep])
         card["aggregate"].update({k: _safe(v) for k, v in pooled.items()})
-        for row, c, p in zip(card["episodes"], self.costs, self.predictions, strict=True):
+        per = zip(card["episodes"], self.costs, self.predictions, self.dives, strict=True)
+        for row, c, p, dv in per:
             one = cost_metrics([c]) | episode_prediction_metrics([p], th)
+            one |= dive_metrics([r for _, _, r in dv])
             row.update({k: _safe(v) for k, v in one.items()})
         pr = self.predictor
         card["ideal"] = {
@@ -125,4 +138,15 @@ class IdealAgents:
         rows = [(e.seed, *a) for e in self.predictions for a in e.alerts]
         csv = Path(out) / "predictive_alerts.csv"
         pd.DataFrame(rows, columns=["seed", *PredictiveAlert._fields]).to_csv(csv, index=False)
-        return [p, q, csv]
+        dd = Path(out) / "09_learning/rca-deep-dives.md"
+        head = [
+            "# RCA deep dives",
+            "",
+            f"Run: **{title}** · organization `ideal` · {len(self.dives)} episode(s), seeds "
+            f"{seeds}. Root Cause Analyzer deep dives (`agents/ideal/deep_dive.py`): a recurring "
+            "issue, the owners' teams asked, one remediation recommended.",
+            "",
+        ]
+        flat = [x for ep in self.dives for x in ep]
+        dd.write_text("\n".join(deep_dives_md(flat, self.names, head)).rstrip() + "\n")
+        return [p, q, csv, dd]

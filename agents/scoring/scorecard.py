@@ -69,7 +69,9 @@ price of the waste found per episode; kinds and prices in ``agents.ideal.waste``
 and ``waste_replay_breach_delta`` (mean change in Delivery SLA breaches in that replay); the SLA
 Optimizer's ``sla_prediction_precision``, ``sla_prediction_recall``,
 ``sla_prediction_lead_time_p50_min`` and ``sla_prediction_brier`` (SC-0003's "prediction
-accuracy"; definitions in ``agents.ideal.sla_predict``).
+accuracy"; definitions in ``agents.ideal.sla_predict``); and the Root Cause Analyzer's
+``deep_dive_cause_accuracy`` and ``deep_dive_time_to_recommendation_p50_min``
+(``agents.ideal.deep_dive``).
 
 Windows carry wrong data per the partitions' ``wrong_data`` column if present, else by a ledger
 proxy (see ``agents.scoring.matching.data_quality_points``). ``aggregate`` pools many episodes:

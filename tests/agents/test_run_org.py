@@ -123,6 +123,8 @@ def test_ideal_acts_as_rules_and_adds_its_measures(tmp_path):
         "Predictive alerts are their own signal"
         in (tmp_path / "ideal/09_learning/sla-predictions.md").read_text()
     )
+    assert "deep_dive_cause_accuracy" in ideal["aggregate"]
+    assert (tmp_path / "ideal/09_learning/rca-deep-dives.md").read_text().startswith("# RCA deep")
     # predictive alerts are never in the alert record: the monitor's alerts are the rules' own
     assert (tmp_path / "rules/alerts.csv").read_bytes() == (
         tmp_path / "ideal/alerts.csv"
