@@ -7,7 +7,8 @@ One row per incident (``escalation_outcomes``), scored against its primary fault
 - **needs a human**: the automation did not fix it (its resolution is neither ``auto`` nor
   ``benign``) and either its primary fault's cheapest reliable fix (``best_fix``) is
   ``escalate`` — no automated fix is reliable for that cause — or every non-destructive
-  automated rung run before the first escalation (at least one) failed to verify a fix;
+  automated rung it ran (at least one; before the escalation, or beside it when a critical
+  incident paged a human at once) failed to verify a fix;
   a false alarm (no matched fault) needs a human only by the second clause;
 - an escalation is **appropriate** when the incident needed a human, **unnecessary**
   otherwise (an available automated fix would have worked, or there was nothing to fix);
@@ -64,9 +65,9 @@ def escalation_outcomes(ep: EpisodeResult, incidents: pd.DataFrame) -> pd.DataFr
         inc_steps = steps.get(inc.incident_id, [])
         kinds = [s.kind for s in inc_steps]
         first_esc = kinds.index("escalate") if "escalate" in kinds else len(kinds)
-        rungs = [
-            s for s in inc_steps[:first_esc] if s.kind not in DESTRUCTIVE_ACTIONS
-        ]  # the automated, non-destructive rungs tried before a human was called
+        # the automated, non-destructive rungs it ran: before the escalation, or beside it when
+        # a critical incident paged a human at once
+        rungs = [s for s in inc_steps if s.kind not in DESTRUCTIVE_ACTIONS and s.kind != "escalate"]
         exhausted = bool(rungs) and not any(s.verified for s in rungs)
         pf = int(primary.get(inc.incident_id, -1))
         human_cause = pf >= 0 and faults[pf].best_fix == "escalate"

@@ -55,7 +55,7 @@ escalation_precision       appropriate escalations / escalated incidents (SC-000
                            appropriateness"; definitions in ``agents.scoring.escalation``: an
                            incident *needs a human* when the automation did not fix it and its
                            primary fault's ``best_fix`` is ``escalate`` or every non-destructive
-                           rung before the escalation failed; an escalation is appropriate when
+                           rung it ran failed; an escalation is appropriate when
                            its incident needed a human)
 escalation_recall          escalated incidents that needed a human / incidents that needed one
 escalation_late_rate       appropriate escalations issued >= 120 min (the manual-fix SLA) after

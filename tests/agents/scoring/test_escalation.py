@@ -130,3 +130,20 @@ def test_pooled_over_episodes_and_empty_denominators() -> None:
     assert card["episodes"][1]["escalation_precision"] is None  # no escalation: not measured
     assert card["episodes"][1]["escalation_recall"] is None
     assert card["episodes"][1]["escalation_late_rate"] is None
+
+
+def test_a_page_beside_failing_rungs_was_needed() -> None:
+    """A critical incident pages a human at once; its rungs then fail: the page was needed."""
+    ep = episode(
+        faults=[fault(0, "transient_network", "retry", 100.0, 300.0)],
+        alerts=[alert(0, 102.0, 10)],
+        diagnoses=[diag(10, 105.0)],
+        remediations=[
+            step(10, 1, "escalate", 106.0, True),
+            step(10, 2, "retry", 107.0, False),
+            step(10, 3, "wait", 120.0, False),
+        ],
+        incidents=[incident(10, 102.0, "manual")],
+    )
+    t = escalation_outcomes(ep, incident_outcomes(ep))
+    assert list(t["needs_human"]) == [True] and list(t["appropriate"]) == [True]
