@@ -4,7 +4,8 @@ For each episode the waste finder (``agents.ideal.waste``) prices what bought no
 resize recommendation is **replayed**: the same scenario and seed, the same organization, once
 as it ran and once with the warehouse at the recommended size from the start (both replays
 without a knowledge base, so they differ only by the recommendation). A size is confirmed when
-its replay breaches no more Delivery SLAs than the replay as it ran; the optimizer starts at
+its replay breaches no more Delivery SLAs than the replay as it ran and adds at most
+``DOWNTIME_TOLERANCE_H`` of Delivery data downtime; the optimizer starts at
 ``recommend_size``'s estimate and raises it one slot at a time until a replay confirms it (or
 keeps the size it ran with: no saving). The verified saving is the first replay's warehouse
 cost minus the confirmed size's; the change in breaches and data downtime hours is reported
@@ -35,6 +36,9 @@ from agents.ideal.waste import (
 from agents.org import Organization, OrgConfig
 from envs.sim.world import World
 from scenarios.spec import Scenario
+
+DOWNTIME_TOLERANCE_H = 0.25
+"""Delivery data downtime (hours per episode) a confirmed resize may add."""
 
 
 class Replay(NamedTuple):
@@ -102,7 +106,9 @@ def episode_cost(world: World, cfg: OrgConfig, days: float | None) -> EpisodeCos
     for size in range(recommend_size(world.log, [a.uses_slot for a in world.assets], base), base):
         tried.append(size)
         r = replay(world.scenario, world.seed, cfg, days, size)
-        if r.breaches <= as_ran.breaches:
+        if r.breaches <= as_ran.breaches and (
+            r.downtime_hours <= as_ran.downtime_hours + DOWNTIME_TOLERANCE_H
+        ):
             n, resized = size, r
             break
     items = episode_waste(
