@@ -9,7 +9,9 @@ the ``RECUR_K``-th one's diagnosis (once per root asset and cause class per epis
 from their own assets' observable history up to the time they answer — failed runs by error
 class, schema-version changes, failed checks, volume against the asset's median — after a
 modeled delay of ``TEAM_BASE_DELAY_MIN`` plus ``TEAM_DELAY_PER_ASSET_MIN`` per asset they own
-in the dive. The recommendation is made when the last team has answered.
+in the dive; for slow runs and contention the warehouse's operators answer too (the share of
+slow runs warehouse-wide, after ``TEAM_BASE_DELAY_MIN``). The recommendation is made when the
+last team has answered.
 
 **Correlation.** The teams' facts refine the cause class into a root cause (``_root_cause``:
 error classes for late data, the root's layer and its upstream's symptoms for quality issues,
@@ -43,6 +45,11 @@ RECUR_K: Final[int] = 2
 WINDOW_MIN: Final[float] = 7 * 1440.0
 TEAM_BASE_DELAY_MIN: Final[float] = 20.0
 TEAM_DELAY_PER_ASSET_MIN: Final[float] = 10.0
+SLOW_X: Final[float] = 1.5
+SKEW_VOLUME_X: Final[float] = 1.3
+"""Slow runs writing this many times the median rows: the data is skewed, not the plan."""
+WIDE_SLOW_SHARE: Final[float] = 0.3
+"""A share of slow warehouse runs this large: every run is slow (undersized warehouse)."""
 QUICK_RECOVERY_MIN: Final[float] = 30.0
 """A failed window back within this long came back by a retry: a transient failure."""
 DIVE_METRIC_NAMES: Final[tuple[str, ...]] = (
@@ -77,7 +84,10 @@ class TeamAnswer(NamedTuple):
 
     ``failures`` counts failed runs by error class; ``volume_ratio`` and ``volume_max_ratio``
     are the smallest and largest rows written over the median; ``recovery_min`` is the median
-    time from a window's first failed run to its first success (inf: none recovered).
+    time from a window's first failed run to its first success (inf: none recovered);
+    ``slow_share`` is the share of successful runs since the issue's first incident slower than
+    ``SLOW_X`` times their asset's median run time in the day before it, ``slow_volume_ratio``
+    the median rows of those slow runs over the median rows of all (1 if none was slow).
     """
 
     team: str
@@ -89,6 +99,8 @@ class TeamAnswer(NamedTuple):
     volume_ratio: float
     volume_max_ratio: float
     recovery_min: float
+    slow_share: float = 0.0
+    slow_volume_ratio: float = 1.0
     messages: tuple[str, ...] = ()
 
 
@@ -107,7 +119,12 @@ class DeepDive(NamedTuple):
 
 
 def _answer(
-    team: str, assets: Sequence[int], log: Sequence[RunRecord], since: float, now: float
+    team: str,
+    assets: Sequence[int],
+    log: Sequence[RunRecord],
+    since: float,
+    now: float,
+    baseline_until: float | None = None,
 ) -> TeamAnswer:
     runs = [r for r in log if r.asset in assets and since <= r.ended_at <= now]
     fails = Counter(r.error_class for r in runs if r.status != "success" and r.error_class)
@@ -124,14 +141,26 @@ def _answer(
         elif key in first_fail:
             recovered.append(r.ended_at - first_fail.pop(key))
     rec = float(np.median(recovered)) if recovered else math.inf
+    ok = [r for r in runs if r.status == "success"]
+    cut = since if baseline_until is None else baseline_until
+    before = [r for r in ok if r.ended_at < cut] or ok
+    after = [r for r in ok if r.ended_at >= cut]
+    base: dict[int, float] = {}
+    for a in {r.asset for r in before}:
+        base[a] = float(np.median([r.runtime_min for r in before if r.asset == a]))
+    slow = [r for r in after if base.get(r.asset, 0) > 0 and r.runtime_min > SLOW_X * base[r.asset]]
+    share = len(slow) / len(after) if after else 0.0
+    svr = float(np.median([r.rows for r in slow]) / med) if slow and med > 0 else 1.0
     return TeamAnswer(
         team, tuple(assets), now, dict(fails), max(0, len(versions) - 1),
-        sum(1 for r in runs if r.failed_checks), lo, hi, rec,
+        sum(1 for r in runs if r.failed_checks), lo, hi, rec, share, svr,
         tuple(sorted({r.error_message for r in runs if r.error_message}))[:5],
     )  # fmt: skip
 
 
-def _root_cause(cause_class: str, layer: str, own: TeamAnswer, up: list[TeamAnswer]) -> str:
+def _root_cause(
+    cause_class: str, layer: str, own: TeamAnswer, up: list[TeamAnswer], wide: TeamAnswer | None
+) -> str:
     """The teams' facts, correlated into one root cause of ``cause_class``."""
     errors = Counter(own.failures)
     upstream_low = any(a.volume_ratio < 0.8 for a in up)
@@ -148,9 +177,12 @@ def _root_cause(cause_class: str, layer: str, own: TeamAnswer, up: list[TeamAnsw
         "schema_drift": "type_changed"
         if any("expected" in m for m in own.messages)
         else "column_renamed",
-        "slow_query": "data_skew" if own.volume_max_ratio >= 1.5 else "plan_regression",
+        "slow_query": "data_skew" if own.slow_volume_ratio >= SKEW_VOLUME_X else "plan_regression",
         "resource_contention": "retry_storm" if errors else "noisy_neighbor",
     }
+    wide_slow = wide is not None and wide.slow_share >= WIDE_SLOW_SHARE
+    if cause_class in ("slow_query", "resource_contention") and wide_slow:
+        return "undersized_warehouse"  # every run is slow: demand outgrew the warehouse
     if cause_class in ("upstream_outage", "transient_failure", "credentials_expired"):
         # late data: the error says credentials; else how fast the failed windows came back
         if errors["AuthError"] + errors["HTTP403"] > 0:
@@ -194,9 +226,17 @@ def deep_dives(
         for team, assets in teams.items():
             delay = TEAM_BASE_DELAY_MIN + TEAM_DELAY_PER_ASSET_MIN * len(assets)
             answers.append(_answer(team, sorted(assets), log, since, t + delay))
-        own = _answer(root.owner, [inc.root_asset], log, since, t)
+        wide = None
+        if inc.root_cause in ("slow_query", "resource_contention"):
+            # the warehouse's operators answer from its metrics: how many runs are slow
+            slots = [i for i, a in enumerate(specs) if a.slots > 0]
+            wide = _answer(
+                "warehouse", slots, log, since, t + TEAM_BASE_DELAY_MIN, group[0].opened_at
+            )
+            answers.append(wide)
+        own = _answer(root.owner, [inc.root_asset], log, since, t, group[0].opened_at)
         up = [a for a in answers if inc.root_asset not in a.assets]
-        cause = _root_cause(inc.root_cause, root.layer, own, up)
+        cause = _root_cause(inc.root_cause, root.layer, own, up, wide)
         kind, text = REMEDIES.get(cause, ("escalate", "owner: investigate with the evidence"))
         out.append(DeepDive(
             inc.root_asset, inc.root_cause, tuple(i.incident_id for i in group), t,

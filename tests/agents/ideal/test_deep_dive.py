@@ -90,3 +90,22 @@ def test_scores_against_the_ledger() -> None:
         "deep_dive_time_to_recommendation_p50_min": pytest.approx(40.0),
     }
     assert all(math.isnan(v) for v in dive_metrics([]).values())
+
+
+def test_slow_runs_everywhere_point_at_the_warehouse() -> None:
+    """Slow queries on one asset, but every warehouse run slowed since: undersized warehouse."""
+    stg = next(i for i, a in enumerate(PIPE.assets) if a.layer == "Transformation")
+    incs = [incident(1, stg, 1500.0, "slow_query"), incident(2, stg, 1800.0, "slow_query")]
+    slot_assets = [i for i, a in enumerate(PIPE.assets) if a.slots > 0][:4]
+    log, rid = [], 0
+    for a in slot_assets:
+        for k, end in enumerate((600.0, 900.0, 1200.0, 1600.0, 1700.0), start=1):
+            rid += 1
+            r = run(rid, a, k, end)
+            log.append(r._replace(started_at=end - (4.0 if end > 1500 else 1.0)))  # 4x slower
+    (d,) = deep_dives(incs, log, PIPE)
+    wide = next(a for a in d.answers if a.team == "warehouse")
+    assert wide.slow_share == 1.0 and d.root_cause == "undersized_warehouse"
+    assert d.kind == "preventive"
+    own = deep_dives(incs, [r for r in log if r.asset == stg or r.ended_at < 1500], PIPE)
+    assert own[0].root_cause == "plan_regression"  # only its own runs slowed, rows unchanged
