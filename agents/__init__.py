@@ -21,6 +21,9 @@ module / package       what it holds
 ``scoring/``           matching alerts to ground truth, the scorecard, the artifacts
 ``deploy/``            policy card, ONNX export, the torch-free runtime
 ``analytics/``         Analytics Support, its access policy and the readiness oracle
+``ideal/``             the ideal organization's added agents (``org=ideal``), run beside the rules
+                       organization: the Cost Optimizer's waste report (replay-verified), the
+                       SLA Optimizer's breach predictions and the RCA deep dives
 =====================  ============================================================================
 
 Imports run one way: ``slots``, ``scoring`` and ``deploy`` build on the organization; the

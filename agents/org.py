@@ -1,4 +1,4 @@
-"""The operations organization, wired together, and the four organizations compared by config.
+"""The operations organization, wired together, and the organizations compared by config.
 
 =============  ==============================================================================
 organization   what it is
@@ -10,6 +10,10 @@ elementary     seasonal z-score detection (Elementary-style) + blind retry, then
 rules          the full BP-0005 organization: monitor with z-scores and a business calendar,
                three-layer triage with RCA and the knowledge base, playbooks with guardrails,
                verification, escalation, and the knowledge manager's records
+ideal          the rules organization in the world (same config, same actions, same ledger)
+               plus BP-0005's ideal agents, which read what it observed: the Cost Optimizer's
+               waste report and the SLA Optimizer's breach predictions (``agents.ideal``, run
+               by ``experiments.run_org``)
 =============  ==============================================================================
 
 ``Organization(world, config, ...)`` attaches to a world before it runs: the monitor subscribes to
@@ -45,7 +49,7 @@ from envs.sim.oracle import verify, verify_assets
 from envs.sim.world import World
 from scenarios.vocab import DESTRUCTIVE_ACTIONS
 
-ORG_NAMES = ("manual", "static", "elementary", "rules")
+ORG_NAMES = ("manual", "static", "elementary", "rules", "ideal")
 BENIGN_RESOLUTIONS = frozenset({"dismissed", "benign"})
 """Closed without a fix: triage dismissed it, or its re-check found nothing left to fix."""
 _SIGNAL_TYPE = {
@@ -67,7 +71,7 @@ class OrgConfig:
     """An organization's settings.
 
     Attributes:
-        name: manual, static, elementary or rules.
+        name: manual, static, elementary, rules or ideal.
         monitor: detector settings.
         triage: guardrail settings (rules only).
         automation: ``none`` (escalate everything), ``blind_retry`` or ``playbooks``.
@@ -113,6 +117,8 @@ def org_config(name: str) -> OrgConfig:
             trailing_symptoms=True,
         )
         return OrgConfig(name, mon)
+    if name == "ideal":  # the rules organization acts; the ideal agents only add their reports
+        return replace(org_config("rules"), name="ideal")
     raise ValueError(f"org: unknown organization {name!r}; expected one of {', '.join(ORG_NAMES)}")
 
 

@@ -16,6 +16,8 @@ Writes into the run directory: ``00_governance/file-ownership.md``,
 (``alerts.csv``, ``diagnoses.csv``, ``remediations.csv``, ``incidents.csv``), ``ledger.csv``
 (ground truth of every episode), ``events.openlineage.jsonl`` (the first ``events_episodes``
 episodes), ``knowledge.sqlite`` (the knowledge base) and ``scorecard.json``; prints the scorecard.
+``org=ideal`` (the rules organization plus the ideal agents, ``agents.ideal``) also writes
+``09_learning/cost-report.md`` and adds the ideal agents' measures to the scorecard.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from agents.ideal.ideal_org import IdealAgents
 from agents.knowledge import KnowledgeBase
 from agents.org import ORG_NAMES, org_config
 from agents.records import EpisodeResult
@@ -105,7 +108,8 @@ def run(
 
     Args:
         scenario: a registered scenario name or a path to a scenario file.
-        org: manual, static, elementary or rules.
+        org: manual, static, elementary, rules or ideal (the rules organization plus the ideal
+            agents' reports).
         episodes: how many seeds of the split to run.
         split: ``train`` or ``eval``.
         out: the output directory (created).
@@ -137,6 +141,9 @@ def run(
     slots = resolve_slots(triage, sla, cost)
     slotted_config(org_config(org), slots)  # refuses a triage policy without playbooks
     name = org_label(org, slots)
+    if org == "ideal" and name != org:
+        raise UsageError("org: ideal runs without policy slots (its replays run the rules)")
+    ideal = IdealAgents(sc, org_config(org), days) if org == "ideal" else None
     out.mkdir(parents=True, exist_ok=True)
     eps: list[EpisodeResult] = []
     ledgers = []
@@ -145,6 +152,8 @@ def run(
             world, ep = run_episode(sc, seed, org, days=days, knowledge=kb, slots=slots)
             review(kb, ep)
             eps.append(ep)
+            if ideal is not None:
+                ideal.observe(world, ep)
             ledger = faults_table(world)
             ledger.insert(0, "seed", seed)
             ledgers.append(ledger)
@@ -156,9 +165,13 @@ def run(
         }
         if name != org:
             card["policies"] = slot_provenance(slots)
+        if ideal is not None:
+            ideal.extend(card)
     pd.concat(ledgers, ignore_index=True).to_csv(out / "ledger.csv", index=False)
     write_tables(out, eps)
     write_artifacts(out, eps, card, scenario_title=f"{sc.spec.id} {sc.spec.title}", org=name)
+    if ideal is not None:
+        ideal.write(out, f"{sc.spec.id} {sc.spec.title}")
     (out / "scorecard.json").write_text(json.dumps(card, indent=2, sort_keys=True))
     return card
 

@@ -51,7 +51,27 @@ rubric_remediation         mean per matched incident, on its primary fault: 1 op
                            after a failed/no-effect/collateral/undone step; 5 resolved by ``agent``
                            without escalation; 3 otherwise (human fix, ended by itself, or
                            escalated without prior failure)
+escalation_precision       appropriate escalations / escalated incidents (SC-0003 "escalation
+                           appropriateness"; definitions in ``agents.scoring.escalation``: an
+                           incident *needs a human* when the automation did not fix it and its
+                           primary fault's ``best_fix`` is ``escalate`` or every non-destructive
+                           rung it ran failed; an escalation is appropriate when
+                           its incident needed a human)
+escalation_recall          escalated incidents that needed a human / incidents that needed one
+escalation_late_rate       appropriate escalations issued >= 120 min (the manual-fix SLA) after
+                           the diagnosis (or the opening, if undiagnosed) / appropriate escalations
 =========================  =========================================================================
+
+The ideal organization (``org=ideal``) adds its agents' measures to ``aggregate`` and each
+episode, only in its own scorecards (``agents.ideal``): the Cost Optimizer's ``waste_cost`` (mean
+price of the waste found per episode; kinds and prices in ``agents.ideal.waste``),
+``waste_saving_replayed`` (mean warehouse cost a confirmed resize saved, replaying the same seed)
+and ``waste_replay_breach_delta`` (mean change in Delivery SLA breaches in that replay); the SLA
+Optimizer's ``sla_prediction_precision``, ``sla_prediction_recall``,
+``sla_prediction_lead_time_p50_min`` and ``sla_prediction_brier`` (SC-0003's "prediction
+accuracy"; definitions in ``agents.ideal.sla_predict``); and the Root Cause Analyzer's
+``deep_dive_cause_accuracy`` and ``deep_dive_time_to_recommendation_p50_min``
+(``agents.ideal.deep_dive``).
 
 Windows carry wrong data per the partitions' ``wrong_data`` column if present, else by a ledger
 proxy (see ``agents.scoring.matching.data_quality_points``). ``aggregate`` pools many episodes:
@@ -60,7 +80,10 @@ over their total days, and costs and hours as the mean per episode.
 
 Version history: scorecard-v1 — the initial definitions. scorecard-v2 — an agent that did not
 run in any episode of the run is named in ``agents_off`` and its metrics are None (Analytics
-Support's ``access_violations`` was a measured-looking 0 when it did not run).
+Support's ``access_violations`` was a measured-looking 0 when it did not run). scorecard-v3 —
+adds escalation appropriateness (``escalation_precision``, ``escalation_recall``,
+``escalation_late_rate``; SC-0003), in every organization's scorecard beside the §9 metrics
+(``ESCALATION_METRIC_NAMES``; ``METRIC_NAMES`` is unchanged).
 """
 
 from __future__ import annotations
@@ -72,6 +95,11 @@ import numpy as np
 import pandas as pd
 
 from agents.records import EpisodeResult
+from agents.scoring.escalation import (
+    ESCALATION_METRIC_NAMES,
+    escalation_metrics,
+    escalation_outcomes,
+)
 from agents.scoring.matching import (
     SLA_TARGETS_MIN,
     data_quality_points,
@@ -83,6 +111,7 @@ from agents.scoring.matching import (
 
 __all__ = [
     "DEFINITIONS_VERSION",
+    "ESCALATION_METRIC_NAMES",
     "METRIC_NAMES",
     "aggregate",
     "episode_metrics",
@@ -90,7 +119,7 @@ __all__ = [
     "scorecard",
 ]
 
-DEFINITIONS_VERSION: Final[str] = "scorecard-v2"
+DEFINITIONS_VERSION: Final[str] = "scorecard-v3"
 METRIC_NAMES: Final[tuple[str, ...]] = (
     "mttd_p50_min", "mttd_p90_min", "mttr_p50_min", "mttr_p90_min",
     "sla_detect_met", "sla_diagnose_met", "sla_autofix_met", "sla_manual_met",
@@ -122,15 +151,17 @@ class _Facts(NamedTuple):
     exposure_hours: float
     warehouse_cost: float
     human_hours: float
+    escalations: pd.DataFrame
 
 
 def _facts(ep: EpisodeResult) -> _Facts:
     m = match_matrix(ep)
     dq = data_quality_points(ep)
+    incidents = incident_outcomes(ep, m)
     late = dq["late_min"].to_numpy(dtype=float) if "late_min" in dq.columns else np.zeros(0)
     return _Facts(
         faults=fault_outcomes(ep, m),
-        incidents=incident_outcomes(ep, m),
+        incidents=incidents,
         dq_points=dq["points"].to_numpy(dtype=float),
         n_alerts=len(ep.alerts),
         n_matching=int(m.any(axis=1).sum()),
@@ -142,6 +173,7 @@ def _facts(ep: EpisodeResult) -> _Facts:
         exposure_hours=float(sum(ep.exposure_hours.values())),
         warehouse_cost=float(ep.warehouse_cost),
         human_hours=float(ep.human_minutes) / 60.0,
+        escalations=escalation_outcomes(ep, incidents),
     )
 
 
@@ -283,10 +315,19 @@ def scorecard(eps: list[EpisodeResult]) -> dict[str, Any]:
         "sla_targets_min": dict(SLA_TARGETS_MIN),
     }
     episodes = [
-        {"seed": int(ep.seed), **_metrics([x]), **analytics_metrics([ep])}
+        {
+            "seed": int(ep.seed),
+            **_metrics([x]),
+            **escalation_metrics([x.escalations]),
+            **analytics_metrics([ep]),
+        }
         for ep, x in zip(eps, facts, strict=True)
     ]
-    agg = {**_metrics(facts), **analytics_metrics(eps)}
+    agg = {
+        **_metrics(facts),
+        **escalation_metrics([x.escalations for x in facts]),
+        **analytics_metrics(eps),
+    }
     off = [] if any(ep.analytics for ep in eps) else ["analytics_support"]
     return _json_safe(
         {"protocol": protocol, "aggregate": agg, "episodes": episodes, "agents_off": off}

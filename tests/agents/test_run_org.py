@@ -96,3 +96,46 @@ def test_a_route_policy_for_an_org_without_playbooks_fails_before_writing(tmp_pa
     with pytest.raises(SlotError, match=r"triage: .*org=manual"):
         run("sc0001", "manual", 1, "eval", out, days=2, triage=_FirstAllowedRoute())
     assert not out.exists()
+
+
+def test_ideal_acts_as_rules_and_adds_its_measures(tmp_path):
+    """org=ideal is the rules organization in the world: same ledger, same §9 metrics."""
+    rules = run("sc0003", "rules", 1, "eval", tmp_path / "rules", days=2, events_episodes=0)
+    ideal = run("sc0003", "ideal", 1, "eval", tmp_path / "ideal", days=2, events_episodes=0)
+    assert (tmp_path / "rules/ledger.csv").read_bytes() == (
+        tmp_path / "ideal/ledger.csv"
+    ).read_bytes()
+    assert ideal["protocol"]["org"] == "ideal"
+    for k in (*METRIC_NAMES, "escalation_precision", "escalation_recall", "escalation_late_rate"):
+        assert ideal["aggregate"][k] == rules["aggregate"][k], k
+    log = (tmp_path / "ideal/01_agents/remediation-log.md").read_text()
+    assert "Escalations that needed a human (precision)" in log
+    assert "waste_cost" not in rules["aggregate"]  # the ideal agents' measures: ideal only
+    assert ideal["aggregate"]["waste_cost"] > 0
+    assert ideal["episodes"][0]["waste_saving_replayed"] >= 0
+    report = (tmp_path / "ideal/09_learning/cost-report.md").read_text()
+    assert "replay-verified saving" in report and "| idle_slots |" in report
+    for k in ("precision", "recall", "lead_time_p50_min", "brier"):
+        assert f"sla_prediction_{k}" in ideal["aggregate"], k
+    assert ideal["ideal"]["sla_predictor"]["train_seeds"][0] in range(0, 1_000_000)  # train split
+    assert (tmp_path / "ideal/predictive_alerts.csv").exists()
+    assert (
+        "Predictive alerts are their own signal"
+        in (tmp_path / "ideal/09_learning/sla-predictions.md").read_text()
+    )
+    assert "deep_dive_cause_accuracy" in ideal["aggregate"]
+    assert (tmp_path / "ideal/09_learning/rca-deep-dives.md").read_text().startswith("# RCA deep")
+    # predictive alerts are never in the alert record: the monitor's alerts are the rules' own
+    assert (tmp_path / "rules/alerts.csv").read_bytes() == (
+        tmp_path / "ideal/alerts.csv"
+    ).read_bytes()
+
+
+def test_ideal_refuses_policy_slots(tmp_path):
+    with pytest.raises(ValueError, match="ideal runs without policy slots"):
+        run("sc0001", "ideal", 1, "eval", tmp_path, triage=_Zero())
+
+
+class _Zero:
+    def act(self, obs, mask=None):
+        return 0

@@ -19,6 +19,7 @@ from agents.records import (
 )
 from agents.scoring.matching import GRACE_MIN, fault_outcomes, incident_outcomes, match_matrix
 from agents.scoring.scorecard import (
+    ESCALATION_METRIC_NAMES,
     METRIC_NAMES,
     aggregate,
     episode_metrics,
@@ -328,10 +329,10 @@ def test_scorecard_is_json_with_protocol() -> None:
     assert json.loads(text) == card
     p = card["protocol"]
     assert p["scenario"] == "sc_test" and p["org"] == "rules"
-    assert p["seeds"] == [7, 8] and p["n_episodes"] == 2 and p["definitions"] == "scorecard-v2"
+    assert p["seeds"] == [7, 8] and p["n_episodes"] == 2 and p["definitions"] == "scorecard-v3"
     assert [e["seed"] for e in card["episodes"]] == [7, 8]
     assert card["episodes"][1]["alert_recall"] is None  # NaN → None
-    extra = {"analytics_answer_accuracy", "access_violations"}  # Analytics Support's scores
+    extra = {"analytics_answer_accuracy", "access_violations", *ESCALATION_METRIC_NAMES}
     assert set(card["aggregate"]) == set(METRIC_NAMES) | extra
     assert card["aggregate"]["analytics_answer_accuracy"] is None  # no analyst workload here
     assert card["aggregate"]["access_violations"] is None  # not measured: the agent was off
