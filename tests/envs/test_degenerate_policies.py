@@ -2,9 +2,10 @@
 
 Each role gets the policy that spends without judgement — triage: always the most expensive
 route (scale the warehouse while it can grow, else page a human) and always escalate; sla: always
-lower every threshold; cost: always the largest warehouse — on a few held-out episodes of the scenarios
-where spending could pay. And the triage reward's ``warehouse`` term is exactly what the routes
-held and bought, at the scenario's prices, priced like human time.
+lower every threshold; cost: always the largest warehouse, and always the smallest one with
+low-priority work deferred (SLAs spent for money, on the contended SC-0003) — on a few held-out
+episodes of the scenarios where spending could pay. And the triage reward's ``warehouse`` term is
+exactly what the routes held and bought, at the scenario's prices, priced like human time.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ DEGENERATE: list[tuple[str, str, str, Policy]] = [
     ("sla", "sc0002", "always lower every threshold", lambda _e, _o: np.zeros(len(FAMILIES), int)),
     ("cost", "sc0003", "always the largest warehouse", lambda _e, _o: [len(SIZE_FACTORS) - 1, 0]),
     ("cost", "sc0002", "always the largest warehouse", lambda _e, _o: [len(SIZE_FACTORS) - 1, 0]),
+    ("cost", "sc0003", "always the smallest warehouse, deferring", lambda _e, _o: [0, 1]),
 ]
 
 
