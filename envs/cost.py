@@ -17,7 +17,7 @@ from envs.periodic import PeriodicEnv
 from envs.sim.faults import Fault
 from envs.sim.world import World
 
-COST_WEIGHTS = {"cost": 1.0, "sla": 0.5, "exposure": 0.1}
+COST_WEIGHTS = {"cost": 1.0, "sla": 1.0, "exposure": 0.1}
 
 
 class CostEnv(PeriodicEnv[CostOptimizer]):
@@ -61,7 +61,8 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
 
     ## Rewards
 
-    Weighted sum of named terms (``reward_weights``), each in ``info["reward_terms"]``: ``cost`` −
+    Weighted sum of named terms (``reward_weights``; defaults ``COST_WEIGHTS``: cost 1.0, sla 1.0,
+    exposure 0.1), each in ``info["reward_terms"]``: ``cost`` −
     warehouse cost of the period in base-size hours (1.0 = the base warehouse for an hour); ``sla``
     − partitions whose deadline passed in the period without an on-time arrival; ``exposure`` −
     hours of wrong data visible at Delivery.
@@ -88,6 +89,12 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
     - v0: initial release.
     - v0, revised by the organization's revisions O1, O2 (``envs.base``): spaces and reward are
       unchanged, seeded rollouts are not.
+    - v0, pre-release revision (no leaderboard has been published): the ``sla`` weight is 1.0
+      (was 0.5), so a missed deadline costs as much as an hour of the base warehouse. At 0.5 the
+      smallest warehouse with deferral beat the rules on the contended SC-0003 (3 held-out
+      episodes: −149.5 vs −169.3) by breaking 49 times as many deadlines (131 vs 2.7) to save half
+      the bill; now it does not (−223 vs −177 on 5). Spaces unchanged; rewards of seeded rollouts
+      change.
     """
 
     role = "cost"

@@ -19,7 +19,19 @@ from envs.sim.causal import CAUSES
 from scenarios.spec import Scenario
 from scenarios.vocab import DESTRUCTIVE_ACTIONS
 
-TRIAGE_WEIGHTS = {"rubric": 1.0, "time": 0.25, "exposure": 0.05, "human": 0.5, "unsafe": 1.0}
+TRIAGE_WEIGHTS = {
+    "rubric": 1.0,
+    "time": 0.25,
+    "exposure": 0.05,
+    "human": 0.5,
+    "warehouse": 0.5,
+    "unsafe": 1.0,
+}
+"""Default reward weights. ``warehouse`` and ``human`` share a weight because both terms are
+hours of human time at the scenario's rate: a unit of money costs the same whether a route spends
+it on slots or on people."""
+_MACHINE_TRIGGERS = frozenset({"schedule", "auto_retry"})
+"""Run triggers that are not a route's doing (the schedule, the orchestrator's own retries)."""
 _CAUSE_ROUTE = {"source_outage": "wait", "transient_network": "retry"}
 # causes that act on the whole warehouse and never end by themselves: any incident's fix reaches
 # them, so the oracle fixes them wherever they show instead of watching "secondary" symptoms
@@ -107,6 +119,13 @@ class TriageEnv(DataOpsEnv):
       resolve, charged as it passes, so dismissing a real incident does not stop the clock);
     - ``exposure``: − hours of wrong data visible at Delivery;
     - ``human``: − human hours spent;
+    - ``warehouse``: − what the routes spent on the warehouse, at the scenario's price, in hours
+      of human time at the scenario's rate (``human.cost_per_hour``; so with equal weights a unit
+      of money costs the same on slots as on people): the slot-hours its re-executions *held*
+      (every run an action started — retry, wait, rerun, backfill, dedupe, a human's fix — at its
+      run cost) plus the slot-hours it *bought* (provisioned slots above the scenario's base size
+      while a scale-up holds), × ``price_per_slot_hour``. Scaling the warehouse to ride out
+      a symptom is not free: a policy pays for the capacity it keeps;
     - ``unsafe``: − 1 when the chosen route was destructive without evidence.
 
     ## Starting state
@@ -143,6 +162,10 @@ class TriageEnv(DataOpsEnv):
       alarm's rubric is at most 0, and a fault's positive rubric is earned once.
     - v0, revised by the organization's revisions O1, O2, O3 (``envs.base``): spaces and reward are
       unchanged, seeded rollouts are not.
+    - v0, pre-release revision (no leaderboard has been published): the ``warehouse`` term
+      (weight 0.5, like ``human``) charges the slot-hours routes held or bought; before, the reward
+      was blind to money and a policy could scale its way past the rules' exposure. Spaces are
+      unchanged; rewards of seeded rollouts are not.
     """
 
     role = "triage"
@@ -168,6 +191,8 @@ class TriageEnv(DataOpsEnv):
         self._exposure = 0.0
         self._human = 0.0
         self._t_prev = 0.0
+        self._runs_seen = 0
+        self._bought_prev = 0.0
 
     # ------------------------------------------------------------------ the decider hook
     def request(self, req: RouteRequest) -> simpy.Event:
@@ -198,6 +223,8 @@ class TriageEnv(DataOpsEnv):
             self._credited = set()
             self._build(self._episode_seed(options), decider=self)
             self._exposure = self._human = self._t_prev = 0.0
+            self._runs_seen = 0
+            self._bought_prev = self._bought_slot_hours()
             self._advance()
             if self.pending:
                 break
@@ -271,7 +298,27 @@ class TriageEnv(DataOpsEnv):
         out["exposure"] = -(exp - self._exposure)
         out["human"] = -(hum - self._human)
         self._exposure, self._human = exp, hum
+        out["warehouse"] = -self._warehouse_spend() / self.scenario.spec.human.cost_per_hour
         return out
+
+    def _bought_slot_hours(self) -> float:
+        """Provisioned slot-hours above the scenario's base size so far."""
+        w = self.world
+        assert w is not None
+        base = self.scenario.spec.warehouse.slots
+        return w.warehouse.provisioned_slot_hours - base * w.now / 60.0
+
+    def _warehouse_spend(self) -> float:
+        """Money the routes spent on the warehouse since the last call (held plus bought)."""
+        w = self.world
+        assert w is not None
+        log = w.log
+        held = sum(r.cost for r in log[self._runs_seen :] if r.trigger not in _MACHINE_TRIGGERS)
+        self._runs_seen = len(log)
+        bought = self._bought_slot_hours()
+        extra = max(0.0, bought - self._bought_prev)  # never a credit for running below base
+        self._bought_prev = bought
+        return held + extra * w.warehouse.price_per_slot_hour
 
     def _faults_of(self, inc: Incident) -> list[Any]:
         assert self.world is not None

@@ -107,7 +107,7 @@ def _spec(meta: dict[str, str], card: dict[str, Any]) -> list[str]:
     lines += ["## SLA targets and measured performance", ""]
     lines += table(["SLA", "Target", "Met in this run", "Measured over"], [
         ("Detection", target_text("detect"), fmt_frac(agg.get("sla_detect_met")),
-         "visible faults, fault onset → first correct alert"),
+         "observable faults, first observable symptom → first correct alert"),
         ("Diagnosis", target_text("diagnose"), fmt_frac(agg.get("sla_diagnose_met")),
          "detected faults, first correct alert → diagnosis"),
         ("Auto-remediation", target_text("autofix"), fmt_frac(agg.get("sla_autofix_met")),
@@ -144,7 +144,10 @@ def _incident_row(v: EpisodeView, inc: IncidentSummary) -> tuple[Any, ...]:
         true, detect, diagnose, fix = "false alarm", "—", "—", "—"
     else:
         true = f"{f['root_cause']} at {v.asset(int(f['root_asset']))}"
-        detect = sla_cell(f["detect_min"], "detect") if f["visible"] else "never visible"
+        detect = (
+            sla_cell(f["detect_observable_min"], "detect") if f["observable"]
+            else "no observable symptom" if f["visible"] else "never visible"
+        )  # fmt: skip
         diagnose = sla_cell(f["diagnose_min"], "diagnose") if f["detected"] else "—"
         fix = "open" if f["censored"] else (
             "ended by itself" if f["resolved_by"] == "self"

@@ -134,8 +134,10 @@ def fault_outcomes(ep: EpisodeResult, matches: np.ndarray | None = None) -> pd.D
     Returns:
         Columns: fault_id, issue_type, subtype, root_cause, root_asset, root_layer, severity,
         onset, visible, collateral, first_alert_t, first_alert_incident, detected, detect_min,
-        diagnosed_at, diagnose_min, resolved_at, resolved_by, fix_min, ttr_min, censored,
-        success, sla_detect, sla_diagnose, sla_autofix, sla_manual.
+        symptom_at (the ledger's ``first_symptom_at``), observable (it has one),
+        detect_observable_min (first matching alert − symptom_at, clamped at 0), diagnosed_at,
+        diagnose_min, resolved_at, resolved_by, fix_min, ttr_min, censored, success, sla_detect,
+        sla_diagnose, sla_autofix, sla_manual.
     """
     m = match_matrix(ep) if matches is None else matches
     diag = first_diagnoses(ep.diagnoses)
@@ -152,6 +154,9 @@ def fault_outcomes(ep: EpisodeResult, matches: np.ndarray | None = None) -> pd.D
         fix_min = f.resolved_at - start
         verdict = ep.verdicts.get(f.fault_id, (False, False))
         detect_min = first_t - f.onset if detected else NAN
+        symptom_at = f.first_symptom_at
+        observable = not math.isnan(symptom_at)
+        detect_obs_min = _wait(first_t - symptom_at) if observable and first is not None else NAN
         rows.append(
             {
                 "fault_id": f.fault_id,
@@ -168,6 +173,9 @@ def fault_outcomes(ep: EpisodeResult, matches: np.ndarray | None = None) -> pd.D
                 "first_alert_incident": first.incident_id if first is not None else -1,
                 "detected": detected,
                 "detect_min": detect_min,
+                "symptom_at": symptom_at,
+                "observable": observable,
+                "detect_observable_min": detect_obs_min,
                 "diagnosed_at": diagnosed_at,
                 "diagnose_min": _wait(diagnosed_at - first_t),
                 "resolved_at": f.resolved_at,
@@ -176,7 +184,7 @@ def fault_outcomes(ep: EpisodeResult, matches: np.ndarray | None = None) -> pd.D
                 "ttr_min": fault_end(f, ep.horizon) - f.onset,
                 "censored": math.isnan(f.resolved_at),
                 "success": bool(verdict[0] and verdict[1]),
-                "sla_detect": _lt(detect_min, SLA_TARGETS_MIN["detect"]) if visible else NAN,
+                "sla_detect": _lt(detect_obs_min, SLA_TARGETS_MIN["detect"]) if observable else NAN,
                 "sla_diagnose": _lt(_wait(diagnosed_at - first_t), SLA_TARGETS_MIN["diagnose"])
                 if detected
                 else NAN,
@@ -194,8 +202,9 @@ def fault_outcomes(ep: EpisodeResult, matches: np.ndarray | None = None) -> pd.D
 _FAULT_COLUMNS: Final[list[str]] = [
     "fault_id", "issue_type", "subtype", "root_cause", "root_asset", "root_layer", "severity",
     "onset", "visible", "collateral", "first_alert_t", "first_alert_incident", "detected",
-    "detect_min", "diagnosed_at", "diagnose_min", "resolved_at", "resolved_by", "fix_min",
-    "ttr_min", "censored", "success", "sla_detect", "sla_diagnose", "sla_autofix", "sla_manual",
+    "detect_min", "symptom_at", "observable", "detect_observable_min", "diagnosed_at",
+    "diagnose_min", "resolved_at", "resolved_by", "fix_min", "ttr_min", "censored", "success",
+    "sla_detect", "sla_diagnose", "sla_autofix", "sla_manual",
 ]  # fmt: skip
 
 

@@ -11,15 +11,24 @@ open). For warehouse-wide causes (effect ``external`` or ``demand``) queue, runt
 alerts on any non-Source asset match too. An incident matches the faults its alerts match; its
 *primary* fault is the earliest-onset one (ties by id). A fault is *visible* once
 ``first_visible_at`` is set, *detected* if visible with a matching alert; its diagnosis is the first
-diagnosis of the incident holding its first matching alert.
+diagnosis of the incident holding its first matching alert. A fault is *observable* once the
+ledger's ``first_symptom_at`` is set: its first failed run, failed check or anomalous partition
+written on an asset it affected, or the first freshness deadline missed while it acted (for
+warehouse-wide causes on any non-Source asset) — what a team can see, unlike the hidden onset (an
+outage at 02:10 is invisible until a run fails or a deadline passes).
 
 =========================  =========================================================================
 metric                     definition (denominator; empty denominator → NaN unless stated)
 =========================  =========================================================================
-mttd_p50_min, _p90_min     onset → first matching alert (detected faults; numpy linear percentile)
+mttd_p50_min, _p90_min     onset → first matching alert (detected faults; numpy linear percentile):
+                           the research measure, from the hidden onset
+mttd_observable_p50_min,   first observable symptom → first matching alert, clamped at 0 (an alert
+_p90_min                   before the first symptom, e.g. a runtime anomaly, counts 0; observable
+                           detected faults): the operations measure
 mttr_p50_min, _p90_min     onset → resolved_at (all faults); an open fault is *censored*: it counts
                            as onset → horizon, so MTTR is a lower bound when faults stay open
-sla_detect_met             detection delay < 5 min (visible faults; undetected = missed)
+sla_detect_met             observable detection delay (mttd_observable) < 5 min (observable faults;
+                           undetected = missed)
 sla_diagnose_met           first matching alert → diagnosis < 15 min (detected faults;
                            undiagnosed = missed)
 sla_autofix_met            diagnosis → resolved_at < 30 min (faults resolved by ``agent``)
@@ -81,7 +90,10 @@ over their total days, and costs and hours as the mean per episode.
 Version history: scorecard-v1 — the initial definitions. scorecard-v2 — an agent that did not
 run in any episode of the run is named in ``agents_off`` and its metrics are None (Analytics
 Support's ``access_violations`` was a measured-looking 0 when it did not run). scorecard-v3 —
-adds escalation appropriateness (``escalation_precision``, ``escalation_recall``,
+``mttd_observable_p50_min`` / ``_p90_min`` added, and ``sla_detect_met`` measured from the first
+observable symptom over observable faults (before: from the onset over visible faults, which no
+organization could meet: at most 0.18, because most causes show nothing for minutes to hours).
+It also adds escalation appropriateness (``escalation_precision``, ``escalation_recall``,
 ``escalation_late_rate``; SC-0003), in every organization's scorecard beside the §9 metrics
 (``ESCALATION_METRIC_NAMES``; ``METRIC_NAMES`` is unchanged).
 """
@@ -121,7 +133,8 @@ __all__ = [
 
 DEFINITIONS_VERSION: Final[str] = "scorecard-v3"
 METRIC_NAMES: Final[tuple[str, ...]] = (
-    "mttd_p50_min", "mttd_p90_min", "mttr_p50_min", "mttr_p90_min",
+    "mttd_p50_min", "mttd_p90_min", "mttd_observable_p50_min", "mttd_observable_p90_min",
+    "mttr_p50_min", "mttr_p90_min",
     "sla_detect_met", "sla_diagnose_met", "sla_autofix_met", "sla_manual_met",
     "alert_precision", "alert_recall", "alert_f1", "alerts_per_incident", "false_alarms_per_day",
     "diagnosis_type_accuracy", "diagnosis_layer_accuracy", "rca_ac1", "rca_ac3",
@@ -213,6 +226,8 @@ def _metrics(facts: list[_Facts]) -> dict[str, float]:
     out = {
         "mttd_p50_min": _pct(f["detect_min"], 50),
         "mttd_p90_min": _pct(f["detect_min"], 90),
+        "mttd_observable_p50_min": _pct(f["detect_observable_min"], 50),
+        "mttd_observable_p90_min": _pct(f["detect_observable_min"], 90),
         "mttr_p50_min": _pct(f["ttr_min"], 50),
         "mttr_p90_min": _pct(f["ttr_min"], 90),
         "sla_detect_met": _mean(f["sla_detect"]),

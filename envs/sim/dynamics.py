@@ -25,6 +25,8 @@ from envs.sim.warehouse import Warehouse
 
 NAN = math.nan
 INF = math.inf
+_WIDE = frozenset({"external", "demand"})
+"""Effects that act on the whole warehouse: their lateness shows on any non-Source asset."""
 
 
 class FaultDynamics:
@@ -168,6 +170,31 @@ class FaultDynamics:
         if f.first_visible_at != f.first_visible_at:
             f.first_visible_at = now
 
+    def _symptom(self, f: Fault, t: float) -> None:
+        """``f`` showed an observable symptom at ``t`` (keeps the earliest)."""
+        if not f.first_symptom_at <= t:  # nan or later
+            f.first_symptom_at = t
+
+    def _missed_deadline(self, a: Asset, deadline: float) -> None:
+        """A partition of ``a`` missed ``deadline``: a symptom of every fault acting on ``a`` then.
+
+        A fault counts if it started by the deadline, was not resolved before it, and had reached
+        ``a`` — or, for a warehouse-wide cause (contention, demand), if ``a`` is not a Source and
+        the cause still acted at the deadline.
+        """
+        for f in self.faults:
+            if not f.started or f.onset > deadline or f.first_symptom_at <= deadline:
+                continue
+            if f.resolved_at <= deadline:
+                continue
+            eff = f.model.effect if f.model is not None else "corrupt"
+            if eff in _WIDE:
+                if a.layer == "Source" or f.cause_ended_at <= deadline:
+                    continue
+            elif a.idx not in f.affected:
+                continue
+            f.first_symptom_at = deadline
+
     def _external(self, f: Fault) -> Generator[simpy.Event, Any, None]:
         reqs = [self.warehouse.request(priority=-1) for _ in range(f.params["hold"])]
         try:
@@ -207,6 +234,7 @@ class FaultDynamics:
                     start,
                 )  # fmt: skip
                 self._touch(f, a)
+                self._symptom(f, self.env.now)
                 self.log.append(rec)
                 for cb in self._subs:
                     cb(rec)

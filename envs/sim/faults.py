@@ -71,6 +71,7 @@ class Fault:
         self.affected: dict[int, float] = {}
         self.reached: set[int] = set()
         self.first_visible_at = NAN
+        self.first_symptom_at = NAN
         self.delivery_exposed_at = NAN
         self.cause_ended_at = NAN
         self.resolved_at = NAN
@@ -113,6 +114,7 @@ class Fault:
             resolved_by=self.resolved_by,
             resolving_action=self.resolving_action,
             caused_by_action=self.caused_by_action,
+            first_symptom_at=self.first_symptom_at,
         )
 
 

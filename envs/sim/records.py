@@ -99,13 +99,21 @@ class FaultRecord(NamedTuple):
         acceptable_fixes: actions that can remove the cause.
         best_fix: the cheapest reliable fix.
         affected_assets: asset indexes the fault reached (root first, then by first contact).
-        first_visible_at: first time a symptom was observable (run record or missed arrival).
+        first_visible_at: first time the fault touched an asset (a run it slowed, failed or
+            corrupted, a consumer waiting on what it holds back, a contention's onset): the
+            simulator's reach, earlier than what a team can see for slow and warehouse-wide causes.
         delivery_exposed_at: first time wrong data was visible at a Delivery asset (or nan).
         cause_ended_at: when the cause stopped (nan while active).
         resolved_at: when the fix was verified (nan while open).
         resolved_by: ``agent``, ``human`` or ``self`` (ended by itself) or "" while open.
         resolving_action: action id of the fix, or -1.
         caused_by_action: for collateral damage, the action id that caused it, else -1.
+        first_symptom_at: first *observable* symptom on an asset it affected — a run it failed,
+            a partition it corrupted (failed checks or anomalous data written) or a freshness
+            deadline missed while it acted (the deadline's time; for warehouse-wide causes on any
+            non-Source asset) — or nan if none yet. A deadline still pending at the horizon is
+            not counted (it is read when the late partition is written). Detection SLAs are
+            measured from it (``agents.scoring.scorecard``).
     """
 
     fault_id: int
@@ -126,6 +134,7 @@ class FaultRecord(NamedTuple):
     resolved_by: str
     resolving_action: int
     caused_by_action: int
+    first_symptom_at: float = math.nan
 
 
 class ActionRecord(NamedTuple):

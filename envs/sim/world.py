@@ -462,6 +462,12 @@ class World(FaultDynamics):
         aid: int = -1,
     ) -> None:
         key = (a.idx, k)
+        now = self.env.now
+        deadline = k * a.every + a.sla
+        if now > deadline:
+            old = a.records.get(k)
+            if old is None or old.status != "success" or old.ended_at > deadline:
+                self._missed_deadline(a, deadline)
         prev = self.window_faults.pop(key, None) if self.window_faults else None
         if prev and state == FAILED and not causes:
             causes = prev  # a failed re-execution keeps its attribution
@@ -485,6 +491,7 @@ class World(FaultDynamics):
             for fid in causes:
                 f = self.faults[fid]
                 f.damage.add(key)
+                self._symptom(f, now)  # a run it failed or a partition it corrupted
                 if held:
                     self._reach(f, a)
                 else:

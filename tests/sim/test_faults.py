@@ -250,3 +250,34 @@ def test_every_shipped_scenario_can_inject_all_its_faults(name):
     from scenarios import load_scenario
 
     check_scenario(load_scenario(name))
+
+
+def test_first_symptom_is_what_a_team_can_see(quiet_world):
+    # an outage is invisible at the Source; its first symptom is the first ingestion that fails
+    # (the sensor gives up), later than the simulator's reach (the Source's missed arrival)
+    w = quiet_world()
+    src = _root(w, "source_outage")
+    f = w.inject("source_outage", src.idx, T0, magnitude=2.0)
+    w.run()
+    rec = f.record()
+    failed = [r for r in w.log if r.asset in rec.affected_assets and r.status == "failed"]
+    assert failed and rec.first_symptom_at == min(r.ended_at for r in failed)
+    assert rec.first_symptom_at > rec.first_visible_at >= T0
+    # a transient failure shows at its failed run; a corruption at the first partition it writes
+    for cause in ("transient_network", "replayed_load"):
+        w = quiet_world()
+        a = _root(w, cause)
+        f = w.inject(cause, a.idx, T0)
+        w.run()
+        hit = _after(w, a.idx)[0]
+        assert f.record().first_symptom_at == hit.ended_at == f.first_visible_at
+
+
+@pytest.mark.parametrize("cause", sorted(CAUSES))
+def test_first_symptom_follows_the_onset(quiet_world, cause):
+    w = quiet_world()
+    a = _root(w, cause)
+    f = w.inject(cause, a.idx, T0)
+    w.run()
+    rec = f.record()
+    assert not rec.first_symptom_at < T0  # nan (nothing observable) or after the onset

@@ -32,7 +32,7 @@ TARGETS = ["< 5 min", "< 15 min", "< 30 min", "< 2 hours"]
 def _fault(fid, cause, issue, root, onset, resolved, by) -> FaultRecord:
     return FaultRecord(
         fid, issue, "credentials_expired", cause, root, onset, "critical", 1.0, ("escalate",),
-        "escalate", (root, 4), onset + 2.0, NAN, NAN, resolved, by, -1, -1,
+        "escalate", (root, 4), onset + 2.0, NAN, NAN, resolved, by, -1, -1, onset + 2.0,
     )  # fmt: skip
 
 
@@ -159,7 +159,7 @@ def test_artifact_content_reads_as_a_review(tmp_path: Path) -> None:
     summary = docs["09_learning/incident-summary.md"]
     assert "20/80" in summary and "What we learned" in summary
     assert (
-        "| 101 | ingest_crm (Ingestion) | late_arrival | critical | 4 min ✓ | 6 min ✓ |" in summary
+        "| 101 | ingest_crm (Ingestion) | late_arrival | critical | 2 min ✓ | 6 min ✓ |" in summary
     )
     owners = docs["00_governance/file-ownership.md"]
     for owner in ("Data engineering lead", "Data ops engineer", "Data infra team",

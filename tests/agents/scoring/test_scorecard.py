@@ -41,6 +41,7 @@ def fault(fid, issue_type, cause, root, onset, affected, visible, resolved, by, 
         best_fix="retry", affected_assets=affected, first_visible_at=visible,
         delivery_exposed_at=kw.get("exposed", NAN), cause_ended_at=NAN, resolved_at=resolved,
         resolved_by=by, resolving_action=-1, caused_by_action=kw.get("caused_by", -1),
+        first_symptom_at=kw.get("symptom", NAN),
     )  # fmt: skip
 
 
@@ -102,11 +103,16 @@ def episode(**kw) -> EpisodeResult:
 #   F1 bad_join at stg (onset 500), wrong data at Delivery 530..700, fixed by a human at 700.
 #   F2 noisy_neighbor (warehouse-wide) at fct (onset 1000), never fixed (censored at 2880).
 #   F3 collateral of action 2 at ingest (onset 2000), never visible, ended by itself at 2100.
+# First observable symptoms: F0 its failed run at 102 (alert 103: 1 min), F1 a corrupted partition
+# at 515 (alert 520: 5 min, not < 5), F2 a missed deadline at 1030, after its queue alert at 1010
+# (an alert before the symptom counts 0); F3 none.
 FAULTS = [
-    fault(0, "late_arrival", "transient_network", 1, 100.0, (1, 2, 4), 102.0, 130.0, "agent"),
+    fault(0, "late_arrival", "transient_network", 1, 100.0, (1, 2, 4), 102.0, 130.0, "agent",
+          symptom=102.0),
     fault(1, "quality_anomaly", "bad_join", 2, 500.0, (2, 3, 4), 510.0, 700.0, "human",
-          exposed=530.0),
-    fault(2, "performance_degradation", "noisy_neighbor", 3, 1000.0, (3,), 1005.0, NAN, ""),
+          exposed=530.0, symptom=515.0),
+    fault(2, "performance_degradation", "noisy_neighbor", 3, 1000.0, (3,), 1005.0, NAN, "",
+          symptom=1030.0),
     fault(3, "quality_anomaly", "induced_by_action", 1, 2000.0, (1,), NAN, 2100.0, "self",
           caused_by=2),
 ]  # fmt: skip
@@ -170,9 +176,11 @@ def test_every_metric_of_the_main_ledger() -> None:
     expected = {
         "mttd_p50_min": 10.0,
         "mttd_p90_min": 10.0 + 0.8 * (20.0 - 10.0),  # linear, position 0.9 * 2 = 1.8
+        "mttd_observable_p50_min": 1.0,  # [1, 5, 0]
+        "mttd_observable_p90_min": 1.0 + 0.8 * (5.0 - 1.0),
         "mttr_p50_min": (100.0 + 200.0) / 2,
         "mttr_p90_min": 200.0 + 0.7 * (1880.0 - 200.0),  # position 0.9 * 3 = 2.7
-        "sla_detect_met": 1 / 3,  # 3 ✓, 20 ✗, 10 ✗
+        "sla_detect_met": 2 / 3,  # from the symptom: 1 ✓, 5 ✗, 0 ✓ (from onset: 3, 20, 10)
         "sla_diagnose_met": 2 / 3,  # 108-103=5 ✓, 540-520=20 ✗, 1020-1010=10 ✓
         "sla_autofix_met": 1.0,  # F0: 130-108 = 22 < 30
         "sla_manual_met": 0.0,  # F1: 700-540 = 160 ≥ 120
@@ -231,6 +239,40 @@ def test_censoring_and_fault_facts() -> None:
     assert f.loc[1, "fix_min"] == 160.0  # from its first diagnosis, not the re-diagnosis
 
 
+def test_detection_sla_is_measured_from_the_first_observable_symptom() -> None:
+    # G0: outage at 100, invisible until its first failed run at 160; alert at 163 → 3 min from
+    #     the symptom (met) but 63 from the onset.
+    # G1: observable at 400 (a missed deadline), never alerted → missed, not in mttd_observable.
+    # G2: visible (reached at 600) but no observable symptom → outside the SLA's population.
+    # G3: observable at 900 and 902; alerts at 906 and 908: the first alert counts → 6 min, missed.
+    g = [
+        fault(0, "late_arrival", "source_outage", 1, 100.0, (1, 2), 150.0, 300.0, "agent",
+              symptom=160.0),
+        fault(1, "late_arrival", "source_outage", 1, 390.0, (1,), 395.0, 500.0, "agent",
+              symptom=400.0),
+        fault(2, "performance_degradation", "data_skew", 3, 600.0, (3,), 600.0, 650.0, "agent"),
+        fault(3, "quality_anomaly", "bad_join", 4, 880.0, (4,), 890.0, 950.0, "agent",
+              symptom=900.0),
+    ]  # fmt: skip
+    alerts = [
+        alert(0, 163.0, 1, "run_failure", 1),
+        alert(1, 610.0, 3, "runtime", 2),
+        alert(2, 906.0, 4, "volume", 3),
+        alert(3, 908.0, 4, "null_rate", 3),
+    ]
+    ep = main_episode(faults=g, alerts=alerts, diagnoses=[], remediations=[], verdicts={},
+                      incidents=[incident(i) for i in (1, 2, 3)])  # fmt: skip
+    f = fault_outcomes(ep).set_index("fault_id")
+    assert f["observable"].tolist() == [True, True, False, True]
+    assert f["detect_observable_min"].tolist() == pytest.approx([3.0, NAN, NAN, 6.0], nan_ok=True)
+    assert f["sla_detect"].tolist() == pytest.approx([1.0, 0.0, NAN, 0.0], nan_ok=True)
+    m = episode_metrics(ep)
+    assert m["mttd_observable_p50_min"] == pytest.approx(4.5)  # [3, 6]
+    assert m["mttd_observable_p90_min"] == pytest.approx(3.0 + 0.9 * 3.0)
+    assert m["sla_detect_met"] == pytest.approx(1 / 3)  # G0 ✓, G1 ✗ (undetected), G3 ✗
+    assert m["mttd_p50_min"] == pytest.approx(26.0)  # from the onset: [63, 10, 26]
+
+
 def test_sla_fix_clock_falls_back_to_first_alert_then_onset() -> None:
     ep = main_episode(diagnoses=[])  # nothing diagnosed
     f = fault_outcomes(ep).set_index("fault_id")
@@ -282,7 +324,8 @@ def test_no_fault_episode() -> None:
     assert m["rubric_data_quality"] == 5.0
     assert m["data_downtime_hours"] == 0.0 and m["warehouse_cost"] == 10.0
     empty = [
-        "mttd_p50_min", "mttd_p90_min", "mttr_p50_min", "mttr_p90_min", "sla_detect_met",
+        "mttd_p50_min", "mttd_p90_min", "mttd_observable_p50_min", "mttd_observable_p90_min",
+        "mttr_p50_min", "mttr_p90_min", "sla_detect_met",
         "sla_diagnose_met", "sla_autofix_met", "sla_manual_met", "alert_recall", "alert_f1",
         "diagnosis_type_accuracy", "diagnosis_layer_accuracy", "rca_ac1", "rca_ac3",
         "fix_success_rate", "auto_resolved_rate", "rubric_classification", "rubric_remediation",
