@@ -125,9 +125,13 @@ class Warehouse(simpy.PriorityResource):
 
     @property
     def provisioned_slot_hours(self) -> float:
-        """Slot-hours provisioned since the start of the simulation."""
-        self._bill()
-        return self._slot_minutes / 60.0
+        """Slot-hours provisioned since the start of the simulation.
+
+        Reading it changes nothing: the running sum is only advanced when the size changes, so
+        a reader in the loop (the triage reward's warehouse term) cannot move its rounding.
+        """
+        open_min = (self._env.now - self._billed_until) * self._capacity
+        return (self._slot_minutes + open_min) / 60.0
 
     @property
     def cost(self) -> float:
