@@ -330,15 +330,10 @@ class PipelineMonitor:
         return first, 2 if weekend else 1
 
     def _learn(self, r: RunRecord, t: float) -> None:
+        """Learn a run's values at time ``t`` (no scoring: priming, or anomaly detection off)."""
         first, vol = self._slot0(r.asset, r.window * self._every[r.asset])
-        self._add(first, vol, t, self._metrics(r), 0)
-
-    def _add(self, first: int, vol: int, t: float, values: tuple[float, ...], skip: int) -> None:
-        """Learn ``values`` at time ``t``, except the metrics whose bit is set in ``skip``."""
         base, horizon = self._base, self._window
-        for m, x in enumerate(values):
-            if skip >> m & 1:
-                continue
+        for m, x in enumerate(self._metrics(r)):
             i = first + m * _N_BUCKETS + (vol if m == 0 else 0)
             b = base[i]
             if b is None:
@@ -346,16 +341,15 @@ class PipelineMonitor:
             b.add(t, x, horizon)
 
     def _anomalies(self, r: RunRecord, t: float) -> None:
-        # the hot path of the organization (every scheduled run): ``_Baseline.add`` is inlined
-        # with the same arithmetic in the same order; a value is scored against its bucket, then
-        # learned unless it alerted (an alert handler never reads the baselines)
+        # the hot path of the organization (every scheduled run): a value is scored against its
+        # bucket, then learned unless it alerted (an alert handler never reads the baselines)
         a = r.asset
         end = r.window * self._every[a]
         first, vol = self._slot0(a, end)
         base, min_points = self._base, self.cfg.min_training_points
         book = self.book
         sqrt = math.sqrt
-        cut = t - self._window
+        horizon = self._window
         holiday = bool(self._holidays) and int(end // 1440) in self._holidays
         i = first + vol  # volume's bucket; the other signals' pooled slots follow, 49 apart
         for m, x in enumerate(self._metrics(r)):
@@ -382,16 +376,7 @@ class PipelineMonitor:
                     continue  # values that alerted are not learned
                 if book.holds:
                     book.release(a, _METRICS[m])  # inside its band: a held condition has ended
-            v = b.values
-            v.append((t, x))
-            b.n += 1
-            b.s += x
-            b.ss += x * x
-            while v[0][0] < cut:
-                old = v.popleft()[1]
-                b.n -= 1
-                b.s -= old
-                b.ss -= old * old
+            b.add(t, x, horizon)
             i += _N_BUCKETS - (vol if m == 0 else 0)
 
     def _flag(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -66,6 +67,7 @@ class PredictiveAlert(NamedTuple):
     horizon_min: float
 
 
+@dataclass(frozen=True)
 class SlaPredictor:
     """A fitted breach predictor (``fit``), its threshold and where it was trained.
 
@@ -74,18 +76,15 @@ class SlaPredictor:
         threshold: probability at or above which a predictive alert is raised.
         train_seeds: the training-split seeds it was fitted on.
         n_samples, n_positive: training samples and breaching ones among them.
+        base_rate: the share of breaching samples in training.
     """
 
-    def __init__(
-        self, model: Pipeline | None, threshold: float, train_seeds: tuple[int, ...],
-        n_samples: int, n_positive: int, base_rate: float,
-    ) -> None:  # fmt: skip
-        self.model = model
-        self.threshold = threshold
-        self.train_seeds = train_seeds
-        self.n_samples = n_samples
-        self.n_positive = n_positive
-        self.base_rate = base_rate
+    model: Pipeline | None
+    threshold: float
+    train_seeds: tuple[int, ...]
+    n_samples: int
+    n_positive: int
+    base_rate: float
 
     @classmethod
     def fit(

@@ -187,8 +187,7 @@ class FaultDynamics:
                 continue
             if f.resolved_at <= deadline:
                 continue
-            eff = f.model.effect if f.model is not None else "corrupt"
-            if eff in _WIDE:
+            if f.model.effect in _WIDE:
                 if a.layer == "Source" or f.cause_ended_at <= deadline:
                     continue
             elif a.idx not in f.affected:
