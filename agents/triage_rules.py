@@ -11,9 +11,12 @@ tried in order, the first that recognizes the incident proposing:
 ==================  ==============================================================================
 family              recognizes
 ==================  ==============================================================================
-failed runs         a retry storm (≥ 6 failures of one job in 30 min), expired credentials (auth
-                    errors), a source outage (late source, one shared source, outage messages)
-                    or a transient failure
+failed runs         a retry storm (≥ 6 failures of one job in 30 min), a proxy blip (the proxy
+                    named in the error: retry), expired credentials (auth errors: escalate), a
+                    source visibly down (late source, one shared source, a sensor timeout: wait,
+                    never retry into it), a likely outage (a 503, or failures at night, when
+                    vendors maintain: the outage ladder, one cheap retry first) or a transient
+                    failure (one retry: a second would lock a masked expired credential)
 schema tests        a failing schema test: a column changed type, or was renamed
 bad data            duplicates (replayed load or bad join), nulls (upstream rename or source
                     nulls), a shifted value mean (unit change or stale reference), a volume change
@@ -38,6 +41,12 @@ from agents.rca import RootCauseAnalyzer
 from agents.records import RootCandidate
 from envs.sim.world import World
 
+RENAME_NULL_RATE = 0.45
+"""A key column more null than this is a mapping gone wrong, not a source sending empty values
+(a source's empty values add at most 40%: ``envs.sim.causal``)."""
+HOLIDAY_AS_EXPECTED = 0.75
+"""On a business holiday, a partition at least this share of its (calendar-aware) expected
+volume is the holiday's own drop."""
 QUALITY_SIGNALS = frozenset(
     {"null_rate", "duplicate_rate", "value_mean", "volume", "check_failure"}
 )
@@ -147,24 +156,33 @@ class TriageRules:
         src_late = evidence.late_sources
         shared = evidence.shared_source
         auth = classes["AuthError"] + classes["HTTP403"]
+        if "proxy" in text:  # the proxy dropped its session: a blip, whatever the status code
+            facts.append("the proxy answered for the source: a network blip")
+            return Proposal("late_arrival", "transient_failure", a, "retry", 0.6, tuple(facts))
         if auth or "unauthorized" in text or "denied" in text:
             rec = self.recurrence(a, "late_arrival", now)
             facts.append(f"authentication errors; {rec} earlier late-arrival incidents here")
             return Proposal(
                 "late_arrival", "credentials_expired", a, "escalate", 0.85, tuple(facts)
             )
-        if src_late or shared or "sensor" in text or "503" in text:
+        if src_late or shared or "sensor" in text:  # the source is down: retrying only loads it
             facts.append(
-                "source data missing" if src_late else "several ingestions of one source fail"
+                "source data missing"
+                if src_late or "sensor" in text
+                else "several ingestions of one source fail"
             )
             return Proposal(
-                "late_arrival",
-                "upstream_outage",
-                a,
-                "wait",
-                0.75 if src_late or shared else 0.6,
-                tuple(facts),
+                "late_arrival", "upstream_outage/source_down", a, "wait", 0.75, tuple(facts)
             )
+        night = int(now // 60) % 24 < 6
+        if "503" in text or night:
+            facts.append(
+                "failures at night, when vendors maintain their systems"
+                if night
+                else "the source's service answers unavailable"
+            )
+            # the outage playbook retries first: cheap if it was a blip, then it waits
+            return Proposal("late_arrival", "upstream_outage", a, "retry", 0.6, tuple(facts))
         rec = self.recurrence(a, "late_arrival", now)
         if rec >= 2:  # evidence for credentials, but a retry is cheap: try it first
             facts.append(f"{rec} earlier late-arrival incidents on this asset")
@@ -252,6 +270,13 @@ class TriageRules:
                     "quality_anomaly", "nulls/upstream_rename", a, "apply_schema_mapping", 0.7,
                     tuple(facts),
                 )  # fmt: skip
+            worst = max(r.null_rates, default=0.0) if r is not None else 0.0
+            if worst > RENAME_NULL_RATE:
+                facts.append(f"{worst:.0%} of a key column null: a column mapped to nothing")
+                return Proposal(
+                    "quality_anomaly", "nulls/upstream_rename", a, "apply_schema_mapping", 0.6,
+                    tuple(facts),
+                )  # fmt: skip
             facts.append("nulls without a schema change: the source sends empty values")
             return Proposal(
                 "quality_anomaly", "nulls/source_nulls", a, "backfill", 0.6, tuple(facts)
@@ -270,7 +295,9 @@ class TriageRules:
             )  # fmt: skip
         if "volume" in kinds:
             day = int(w.now // 1440)
-            if day in self.holidays and 0.35 <= ratio <= 0.65:
+            if day in self.holidays and ratio >= HOLIDAY_AS_EXPECTED:
+                # the expectation knows the calendar: a partition at a holiday's usual size is
+                # the holiday; one well below it is a fault that happened on a holiday
                 facts.append("volume drop on a business holiday, of the usual holiday size")
                 return Proposal("quality_anomaly", "benign", a, "none", 0.8, tuple(facts))
             if ratio > 1.3 and "runtime" in evidence.signals:

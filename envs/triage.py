@@ -166,6 +166,10 @@ class TriageEnv(DataOpsEnv):
       (weight 0.5, like ``human``) charges the slot-hours routes held or bought; before, the reward
       was blind to money and a policy could scale its way past the rules' exposure. Spaces are
       unchanged; rewards of seeded rollouts are not.
+    - v0, pre-release revision: SC-0001 v2 (ambiguous late data, ``envs.sim.causal``) and the
+      rules' late-data revision (``agents.triage_rules``: wait on a visibly down source, one
+      retry for a blip). Spaces and reward are unchanged; seeded rollouts on SC-0001 and on
+      scenarios with late-arrival faults are not.
     """
 
     role = "triage"

@@ -57,7 +57,7 @@ from typing import Any, NamedTuple, Protocol
 import simpy
 
 from envs.sim.assets import Asset, Corruption
-from envs.sim.causal import SELF_ENDING
+from envs.sim.causal import LOCKOUT_DELAY_MIN, LOCKOUT_HANDS_ON_MIN, SELF_ENDING
 from envs.sim.faults import Fault
 from envs.sim.records import BLOCKED, FAILED, PENDING, QUARANTINED, ActionRecord, RunRecord
 from envs.sim.rng import Streams
@@ -657,6 +657,10 @@ def _escalate(ctx: _Ctx, a: Asset | None, p: dict[str, Any]) -> Generator[simpy.
     hands_on = h.fix_median_min * math.exp(0.5 * z_fix)
     world.human_minutes += hands_on
     yield world.env.timeout(hands_on)
+    if any(f.params.get("locked") for f in _human_candidates(world, a)):
+        # retries locked the service account: a ticket to the vendor, then the wait for it
+        world.human_minutes += LOCKOUT_HANDS_ON_MIN
+        yield world.env.timeout(LOCKOUT_HANDS_ON_MIN + LOCKOUT_DELAY_MIN)
     cands = sorted(_human_candidates(world, a), key=lambda f: (f.onset, f.fid))
     if a is None:
         cands = cands[:1]  # no asset named: the oldest open problem

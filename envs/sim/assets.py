@@ -97,6 +97,8 @@ class Asset:
         self.ups: list[Asset] = []
         self.downs: list[Asset] = []
         self.descendants: frozenset[int] = frozenset()
+        self.api_sources: tuple[Asset, ...] = ()
+        """For an Ingestion asset, its Source inputs (an outage of their API fails its runs)."""
         self.checks: list[tuple[int, int, bool, bool, float, float]] = [
             _compile_check(i, c, spec) for i, c in enumerate(spec.checks)
         ]
@@ -207,6 +209,8 @@ def compile_pipeline(spec: PipelineSpec, horizon_min: float) -> list[Asset]:
         a.ups = [idx[u] for u in a.spec.upstream]
         for u in a.ups:
             u.downs.append(a)
+        if a.layer == "Ingestion":
+            a.api_sources = tuple(u for u in a.ups if u.layer == "Source")
     desc: list[int] = [0] * len(assets)
     for a in reversed(assets):
         bits = 0

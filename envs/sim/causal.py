@@ -3,20 +3,50 @@
 Triage is hard here on purpose. One *visible symptom* has several *hidden root causes* whose best
 fixes differ, and every visible feature carries only partial, noisy evidence of the cause.
 
-Symptom "an ingestion run failed and data is late" (issue type ``late_arrival``):
+Symptom "an ingestion run failed and data is late" (issue type ``late_arrival``). Late data is
+ambiguous for the first hour, as teams meet it: each fault of these causes is drawn once as one of
+its *variants* (``Cause.variants``), which decide what its failures look like.
 
 =====================  ========  ======================================================  =========
 root cause             root      evidence (each noisy)                                    best fix
 =====================  ========  ======================================================  =========
-source_outage          Source    every ingestion of that source fails together; night     wait
-                                 hours (vendor maintenance) 3x likelier; SourceTimeout /
-                                 HTTP503 errors; retries fail until the outage ends
-                                 (median 90 min)
-transient_network      Ingest.   one asset; peak hours 2x likelier; ConnectionError;      retry
-                                 a retry a few minutes later succeeds (blip ~8 min)
-expired_credentials    Ingest.   recurs on the same few assets; AuthError / HTTP403 but   escalate
-                                 20% masked as ConnectionError; retries never succeed
+source_outage          Source    night hours (vendor maintenance) 3x likelier; median     wait
+                                 90 min. 45% ``landing``: the source's files stop
+                                 landing, so the Source is visibly late and the
+                                 ingestion's sensor times out (SourceTimeout, "sensor
+                                 timed out"). 55% ``api``: the files land but the
+                                 vendor API fails, so the Source looks on time and the
+                                 ingestion fails like a blip (ConnectionError 40%,
+                                 SourceTimeout 35%, HTTP503 25%; the message names the
+                                 503 only half the time)
+transient_network      Ingest.   one asset; peak hours 2x likelier; blip ~8 min; a        retry
+                                 retry a few minutes later succeeds. 80% ``plain``
+                                 (ConnectionError, timeouts); 20% ``proxy_auth``: the
+                                 corporate proxy drops its session and answers 403
+                                 (HTTP403 70%); the message names the proxy ("407 Proxy
+                                 Authentication Required") only 35% of the time, else it
+                                 looks like an expired credential
+expired_credentials    Ingest.   recurs on a few fragile assets (60%; the rest land on    escalate
+                                 any ingestion, where the knowledge base has no
+                                 history); retries never succeed. 30% ``direct``
+                                 (AuthError / HTTP403, 20% masked as ConnectionError);
+                                 70% ``proxy``: behind the proxy the auth failure comes
+                                 back as a timeout or a reset (SourceTimeout 40%,
+                                 ConnectionError 40%, HTTP503 20%; no auth text)
 =====================  ========  ======================================================  =========
+
+What a wrong choice costs (``RETRY_LOAD_MIN``, ``LOCKOUT_AFTER``, ``LOCKOUT_DELAY_MIN``,
+``LOCKOUT_HANDS_ON_MIN``): every retry an action starts against an active outage (a burst of
+requests with the client's backoff) loads the vendor's recovering API and extends the outage by
+10 min, up to 60 min, besides the slot it burns (a wait's single rescheduled run does not). Every
+re-execution with expired credentials is a fresh login, and after 2 (each run's client logs in
+twice) the service account is locked: the human's fix then waits 90 more minutes for the vendor
+to unlock it and takes 30 more hands-on minutes. Escalating a transient blip buys a human's
+response and hands-on time for a fault one retry would have fixed.
+
+What stays visible and combinable: time of day, the failing runs' error classes and messages,
+whether the Source is late, failures shared by one source's ingestions, the retry history of the
+asset, recurrence in the knowledge base. The variant itself is never observed.
 
 Symptom "duplicates" (``quality_anomaly``): ``replayed_load`` at an Ingestion asset writes one
 partition twice (duplicate rate ~0.5, volume x2; best fix ``dedupe``); ``bad_join`` at a
@@ -25,9 +55,12 @@ the model is rerun; ``dedupe`` rarely clears fan-out duplicates; best fix ``reru
 
 Symptom "nulls": ``source_nulls`` (null rate +10–40% on a key column while the source is bad,
 median 6 h; best fix ``backfill`` once the source is good) vs ``upstream_rename`` (a renamed
-column maps to nulls, 30–100%, and the schema version changes; best ``apply_schema_mapping``).
-A benign added column (noise) also changes the schema version, so a schema change is only partial
-evidence.
+column maps to nulls: +15–100%, as much as the renamed column was populated; best
+``apply_schema_mapping``). 50% of renames are ``versioned``: the schema version changes; 50% are
+``silent``: the source renames behind a view and keeps its schema version, and the message names
+the rename only 15% of the time, so only the null rate tells (above 40% no source_nulls fault
+reaches; from 15% to 40% both do). A benign added
+column (noise) also changes the schema version, so a schema change is only partial evidence.
 
 Symptom "volume drop": ``partial_extract`` (1–3 partitions at 20–60% volume; ``backfill``) vs
 ``upstream_filter_change`` (persistent 30–70% at the Source; ``escalate``). Holidays (noise) drop
@@ -54,13 +87,37 @@ cause cause collateral damage (see ``envs.sim.actions``), which the fix oracle c
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from scenarios.vocab import ActionKind, IssueType, Layer, RootCause, Subtype
 
 NIGHT: Final[tuple[float, ...]] = tuple(3.0 if h < 6 else 1.0 for h in range(24))
 PEAK: Final[tuple[float, ...]] = tuple(2.0 if 9 <= h < 18 else 1.0 for h in range(24))
 FLAT: Final[tuple[float, ...]] = (1.0,) * 24
+
+
+class Variant(NamedTuple):
+    """One way a fault of a cause shows itself, drawn once per fault (see the module docstring).
+
+    Attributes:
+        name: the variant's name (kept in the fault's ``params["variant"]``; never observed).
+        prob: its share of the cause's faults (the variants of a cause add up to 1).
+        error_classes: error class → probability, for failed runs.
+        messages: error texts; ``{col}`` is replaced by a key column.
+        evidence_prob: chance a message is one of ``messages`` (else a generic message).
+        held: for ``sensor_fail`` causes, whether the Source is held back (its files stop
+            landing; False: the files land and the root's ingestions fail instead).
+        overrides: fault parameters this variant sets (e.g. ``schema_delta`` 0: a rename
+            that leaves the schema version as it was).
+    """
+
+    name: str
+    prob: float
+    error_classes: dict[str, float]
+    messages: tuple[str, ...]
+    evidence_prob: float
+    held: bool = True
+    overrides: tuple[tuple[str, Any], ...] = ()
 
 
 class Cause(NamedTuple):
@@ -83,6 +140,8 @@ class Cause(NamedTuple):
         hour_weight: relative likelihood by hour of onset.
         success: action → probability the action removes this cause.
         best: the cheapest reliable fix.
+        variants: the ways one fault can show itself (empty: always as above); a variant's
+            error classes, messages and evidence chance replace the cause's own.
     """
 
     subtype: Subtype
@@ -97,6 +156,19 @@ class Cause(NamedTuple):
     hour_weight: tuple[float, ...]
     success: dict[ActionKind, float]
     best: ActionKind
+    variants: tuple[Variant, ...] = ()
+
+
+RETRY_LOAD_MIN: Final = 10.0
+"""Minutes a retry against an active outage adds to the outage's duration."""
+RETRY_LOAD_CAP_MIN: Final = 60.0
+"""At most this many minutes of added outage per fault."""
+LOCKOUT_AFTER: Final = 2
+"""Re-executions with expired credentials after which the service account is locked."""
+LOCKOUT_DELAY_MIN: Final = 90.0
+"""Minutes a human's fix of a locked account waits for the vendor to unlock it."""
+LOCKOUT_HANDS_ON_MIN: Final = 30.0
+"""Extra hands-on minutes of a human's fix of a locked account (the unlock ticket and call)."""
 
 
 GENERIC_MESSAGES: Final[tuple[str, ...]] = (
@@ -113,18 +185,34 @@ CAUSES: Final[dict[RootCause, Cause]] = {
         ("sensor timed out waiting for new files in landing zone",
          "503 Service Unavailable from vendor API"),
         0.6, NIGHT, {"wait": 1.0, "retry": 1.0, "escalate": 1.0}, "wait",
+        (Variant("landing", 0.45, {"SourceTimeout": 0.45, "HTTP503": 0.35,
+                                   "ConnectionError": 0.2},
+                 ("sensor timed out waiting for new files in landing zone",
+                  "503 Service Unavailable from vendor API"), 0.6),
+         Variant("api", 0.55, {"ConnectionError": 0.4, "SourceTimeout": 0.35, "HTTP503": 0.25},
+                 ("503 Service Unavailable from vendor API", "read timed out after 30s",
+                  "connection reset by peer"), 0.5, held=False)),
     ),
     "transient_network": Cause(
         "transient_failure", "late_arrival", ("Ingestion",), "fail", 8.0, 0,
         {"ConnectionError": 0.55, "SourceTimeout": 0.3, "HTTP503": 0.15},
         ("connection reset by peer", "read timed out after 30s"),
         0.6, PEAK, {"retry": 0.95, "wait": 0.95, "rerun": 0.95, "escalate": 1.0}, "retry",
+        (Variant("plain", 0.8, {"ConnectionError": 0.55, "SourceTimeout": 0.3, "HTTP503": 0.15},
+                 ("connection reset by peer", "read timed out after 30s"), 0.6),
+         Variant("proxy_auth", 0.2, {"HTTP403": 0.7, "ConnectionError": 0.3},
+                 ("407 Proxy Authentication Required: session expired",), 0.35)),
     ),
     "expired_credentials": Cause(
         "credentials_expired", "late_arrival", ("Ingestion",), "fail", 0.0, 0,
         {"AuthError": 0.5, "HTTP403": 0.3, "ConnectionError": 0.2},
         ("401 Unauthorized: token expired", "access denied for service principal"),
         0.6, FLAT, {"escalate": 0.97}, "escalate",
+        (Variant("direct", 0.3, {"AuthError": 0.5, "HTTP403": 0.3, "ConnectionError": 0.2},
+                 ("401 Unauthorized: token expired", "access denied for service principal"),
+                 0.6),
+         Variant("proxy", 0.7, {"SourceTimeout": 0.4, "ConnectionError": 0.4, "HTTP503": 0.2},
+                 ("read timed out after 30s", "connection reset by peer"), 0.5)),
     ),
     "replayed_load": Cause(
         "duplicates", "quality_anomaly", ("Ingestion",), "corrupt", 0.0, 1,
@@ -145,6 +233,9 @@ CAUSES: Final[dict[RootCause, Cause]] = {
         "nulls", "quality_anomaly", ("Ingestion",), "corrupt", 0.0, 0,
         {}, ("column {col} missing in source; mapped to NULL",), 0.3, FLAT,
         {"apply_schema_mapping": 0.95, "escalate": 0.95}, "apply_schema_mapping",
+        (Variant("versioned", 0.5, {}, ("column {col} missing in source; mapped to NULL",), 0.3),
+         Variant("silent", 0.5, {}, ("column {col} missing in source; mapped to NULL",), 0.15,
+                 overrides=(("schema_delta", 0),))),
     ),
     "partial_extract": Cause(
         "volume_drop", "quality_anomaly", ("Ingestion",), "corrupt", 0.0, 2,

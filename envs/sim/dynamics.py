@@ -18,7 +18,12 @@ import simpy
 
 from envs.sim.actions import ActionBook
 from envs.sim.assets import Asset, Corruption
-from envs.sim.causal import GENERIC_MESSAGES
+from envs.sim.causal import (
+    GENERIC_MESSAGES,
+    LOCKOUT_AFTER,
+    RETRY_LOAD_CAP_MIN,
+    RETRY_LOAD_MIN,
+)
 from envs.sim.faults import Fault
 from envs.sim.records import RunRecord
 from envs.sim.warehouse import Warehouse
@@ -54,7 +59,7 @@ class FaultDynamics:
 
     # ------------------------------------------------------------------ evidence
     def _error_for(self, f: Fault, a: Asset) -> tuple[str, str]:
-        m = f.model
+        m = f.profile
         r = self.draw()
         acc = 0.0
         ecls = next(iter(m.error_classes), "RuntimeError")
@@ -66,7 +71,7 @@ class FaultDynamics:
         return ecls, self._message(f, a)
 
     def _message(self, f: Fault, a: Asset) -> str:
-        m = f.model
+        m = f.profile
         if self.draw() < m.evidence_prob:
             msg = m.messages[int(self.draw() * len(m.messages)) % len(m.messages)]
         else:
@@ -78,7 +83,7 @@ class FaultDynamics:
         kinds = ", ".join(a.spec.checks[i].kind for i in failed)
         if corr is not None and corr.faults:
             f = self.faults[corr.faults[0]]
-            if f.model is not None and f.root is a and self.draw() < f.model.evidence_prob:
+            if f.model is not None and f.root is a and self.draw() < f.profile.evidence_prob:
                 return f"checks failed: {kinds}; {self._message(f, a)}"
         return f"checks failed: {kinds}"
 
@@ -89,6 +94,8 @@ class FaultDynamics:
         self.start_fault(f)
         if f.natural_end < INF:
             yield env.timeout(max(0.0, f.natural_end - env.now))
+            while f.active and f.natural_end > env.now:  # retries loaded the outage: it lasts
+                yield env.timeout(f.natural_end - env.now)
             if f.active and f.model.effect == "fail" and f.hits == 0:
                 f.params["end_on_hit"] = True  # a blip nobody ran into ends with its first victim
             elif f.active:
@@ -113,6 +120,25 @@ class FaultDynamics:
             f.params["capacity_at_onset"] = self.warehouse.capacity
         if eff in ("external", "demand", "slow"):
             f.first_visible_at = self.env.now if eff != "slow" else f.first_visible_at
+
+    def _login(self, f: Fault, trigger: str) -> None:
+        """A run met active fault ``f``: an action's re-execution loads an outage or locks out.
+
+        Every re-execution an action started counts as a login (``LOCKOUT_AFTER``); a retry's
+        burst of requests also extends an outage (``RETRY_LOAD_MIN``, ``envs.sim.causal``).
+        Scheduled runs and the orchestrator's own retries are not counted.
+        """
+        if trigger in ("schedule", "auto_retry"):
+            return
+        f.logins += 1
+        if f.model.effect == "sensor_fail" and trigger == "retry":
+            added = f.params.get("load_min", 0.0)
+            more = min(RETRY_LOAD_MIN, RETRY_LOAD_CAP_MIN - added)
+            if more > 0:
+                f.params["load_min"] = added + more
+                f.natural_end += more
+        elif f.cause == "expired_credentials" and f.logins >= LOCKOUT_AFTER:
+            f.params["locked"] = True
 
     def end_cause(self, f: Fault, aid: int = -1) -> None:
         """Stop a fault's cause now; it resolves once its damage is repaired.

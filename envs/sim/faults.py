@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from envs.sim.assets import Asset, compile_pipeline
-from envs.sim.causal import CAUSES, INDUCED, Cause
+from envs.sim.causal import CAUSES, INDUCED, Cause, Variant
 from envs.sim.records import FaultRecord
 from envs.sim.rng import Streams
 from scenarios.loader import ScenarioError
@@ -40,6 +40,10 @@ class Fault:
         damage: (asset, window) pairs whose partitions are wrong, failed or blocked because of it.
         affected: asset → first time it was touched.
         hits: partitions written while active (for one-shot causes).
+        profile: the variant the fault was drawn as (``envs.sim.causal.Variant``), else the
+            cause itself: the source of its failures' error classes and messages.
+        held: an outage holds its Source back (False for the ``api`` variant).
+        logins: re-executions an action started while the cause acted (retry load, lockout).
     """
 
     def __init__(
@@ -57,6 +61,12 @@ class Fault:
         self.fid = fid
         self.cause = cause
         self.model: Cause = CAUSES.get(cause, INDUCED)  # type: ignore[call-overload]
+        name = params.get("variant")
+        variant = next((v for v in self.model.variants if v.name == name), None)
+        self.profile: Cause | Variant = variant if variant is not None else self.model
+        """Where its failures' error classes, messages and evidence chance come from."""
+        self.held = variant.held if variant is not None else True
+        """For an outage: the Source is held back (False: its ingestions fail instead)."""
         self.root = root
         self.onset = onset
         self.severity = severity
@@ -79,6 +89,7 @@ class Fault:
         self.resolving_action = -1
         self.proc: Any = None
         self.escalations = 0
+        self.logins = 0
 
     def human_draws(self, seed: int) -> tuple[float, float, float]:
         """The next escalation's (delay z, hands-on z, success u), fixed per (seed, fault, n)."""
@@ -260,6 +271,7 @@ def fault_params(
     """Draw a fault's cause-specific parameters; returns (params, effective magnitude)."""
     u = float(rng.random())
     col = int(rng.integers(root.n_keys))
+    variant = _pick_variant(cause, root, rng)
     p: dict[str, Any] = {"col": col}
     if cause == "replayed_load":
         m = 0.45 + 0.05 * u
@@ -271,7 +283,7 @@ def fault_params(
         m = min(1.0, (0.1 + 0.3 * u) * mag)
         p.update(null_add=m)
     elif cause == "upstream_rename":
-        m = 0.3 + 0.7 * u
+        m = 0.15 + 0.85 * u
         p.update(null_add=m, schema_delta=1)
     elif cause == "partial_extract":
         m = 0.2 + 0.4 * u
@@ -302,7 +314,32 @@ def fault_params(
         p.update(demand=m)
     else:
         m = mag
+    if variant is not None:
+        p["variant"] = variant.name
+        p.update(variant.overrides)
     return p, m
+
+
+def _pick_variant(cause: str, root: Asset, rng: np.random.Generator) -> Variant | None:
+    """One more draw, only for causes that have variants: which one this fault is.
+
+    A variant that shows at the root's ingestions (``held`` False) needs one: on a Source without
+    an Ingestion consumer the fault is drawn as the cause's first variant instead.
+    """
+    variants = CAUSES[cause].variants  # type: ignore[index]
+    if not variants:
+        return None
+    uv = float(rng.random())
+    acc = 0.0
+    pick = variants[-1]
+    for v in variants:
+        acc += v.prob
+        if uv < acc:
+            pick = v
+            break
+    if not pick.held and not any(d.layer == "Ingestion" for d in root.downs):
+        return variants[0]
+    return pick
 
 
 def severity(cause: str, root: Asset, mag: float, assets: list[Asset]) -> str:

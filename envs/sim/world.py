@@ -162,13 +162,22 @@ class World(FaultDynamics):
         ai = self.asset(asset).idx if isinstance(asset, str) else asset
         return perform(self, Action.make(kind, ai, **params))
 
-    def inject(self, cause: str, asset: int | str, at: float, magnitude: float = 1.0) -> Fault:
+    def inject(
+        self,
+        cause: str,
+        asset: int | str,
+        at: float,
+        magnitude: float = 1.0,
+        variant: str | None = None,
+    ) -> Fault:
         """Plan one more fault: ``cause`` rooted at ``asset``, starting at time ``at``.
 
         For tests, notebooks and what-if studies; parameters are drawn as for planned faults.
+        ``variant`` chooses how the fault shows itself (one of ``CAUSES[cause].variants``;
+        default: drawn with the variants' shares).
 
         Raises:
-            KeyError: for an unknown cause or asset.
+            KeyError: for an unknown cause, asset or variant.
             ValueError: if ``at`` is in the past or the asset's layer cannot host the cause.
         """
         if cause not in CAUSES:  # a str key into a Literal-keyed dict
@@ -184,6 +193,12 @@ class World(FaultDynamics):
         params, mag = fault_params(
             cause, a, self.streams["faults"], magnitude, int(self.warehouse.capacity)
         )
+        if variant is not None:
+            names = [v.name for v in model.variants]
+            if variant not in names:
+                raise KeyError(f"variant: {cause} has no variant {variant!r}; expected {names}")
+            params["variant"] = variant
+            params.update(model.variants[names.index(variant)].overrides)
         dur = model.duration_median_min
         end = at + dur * magnitude if dur > 0 else INF
         f = Fault(
@@ -252,7 +267,7 @@ class World(FaultDynamics):
             if env.now < due:
                 yield env.timeout(due - env.now)
             for f in list(a.faults):
-                if f.model.effect == "sensor_fail" and f.active:
+                if f.model.effect == "sensor_fail" and f.active and f.held:
                     self._reach(f, a)
                     while f.active:
                         yield f.proc
@@ -281,10 +296,12 @@ class World(FaultDynamics):
                     yield ev | env.timeout(limit)
                     if not ev.triggered:
                         now = env.now
+                        held = self._holding(u)
+                        if held is not None:
+                            self._login(held, trigger)
                         return self._write(
-                            a, k, attempt, trigger, due, now, now, self._holding(u), aid,
-                            sensor=True,
-                        )  # fmt: skip
+                            a, k, attempt, trigger, due, now, now, held, aid, sensor=True
+                        )
                 else:
                     self._touch_waiting(a, u)
                     while u.done_until < ku or u.blocked_out:
@@ -308,7 +325,14 @@ class World(FaultDynamics):
                 elif eff == "fail":
                     fail = f
                     f.hits += 1
+        if a.api_sources:  # an outage of a source's API fails its ingestions
+            for u in a.api_sources:
+                for f in u.faults:
+                    if f.active and not f.held:
+                        fail = f
+                        f.hits += 1
         if fail is not None:
+            self._login(fail, trigger)
             rt = min(rt, 0.5 + 0.1 * rt)
         proc = env.active_process
         assert proc is not None
@@ -345,7 +369,7 @@ class World(FaultDynamics):
 
     def _holding(self, src: Asset) -> Fault | None:
         for f in src.faults:
-            if f.active and f.model.effect == "sensor_fail":
+            if f.active and f.model.effect == "sensor_fail" and f.held:
                 return f
         return None
 

@@ -53,16 +53,18 @@ def test_every_cause_is_visible_and_in_the_ledger(quiet_world, cause):
 
 
 @pytest.mark.parametrize(
-    ("cause", "errors"),
+    ("cause", "variant", "errors"),
     [
-        ("transient_network", {"ConnectionError", "SourceTimeout", "HTTP503"}),
-        ("expired_credentials", {"AuthError", "HTTP403", "ConnectionError"}),
+        ("transient_network", "plain", {"ConnectionError", "SourceTimeout", "HTTP503"}),
+        ("transient_network", "proxy_auth", {"HTTP403", "ConnectionError"}),
+        ("expired_credentials", "direct", {"AuthError", "HTTP403", "ConnectionError"}),
+        ("expired_credentials", "proxy", {"SourceTimeout", "ConnectionError", "HTTP503"}),
     ],
 )
-def test_failures_fail_runs_with_their_error_classes(quiet_world, cause, errors):
+def test_failures_fail_runs_with_their_error_classes(quiet_world, cause, variant, errors):
     w = quiet_world()
     a = _root(w, cause)
-    w.inject(cause, a.idx, T0)
+    w.inject(cause, a.idx, T0, variant=variant)
     w.run()
     failed = [r for r in _after(w, a.idx) if r.status == "failed"]
     assert failed and {r.error_class for r in failed} <= errors
@@ -75,7 +77,7 @@ def test_failures_fail_runs_with_their_error_classes(quiet_world, cause, errors)
 def test_source_outage_holds_data_and_fails_every_ingestion_of_that_source(quiet_world):
     w = quiet_world()
     src = _root(w, "source_outage")
-    f = w.inject("source_outage", src.idx, T0, magnitude=2.0)
+    f = w.inject("source_outage", src.idx, T0, magnitude=2.0, variant="landing")
     w.run()
     ingests = [d for d in src.downs if d.layer == "Ingestion"]
     for d in ingests:
@@ -258,12 +260,19 @@ def test_first_symptom_is_what_a_team_can_see(quiet_world):
     # (the sensor gives up), later than the simulator's reach (the Source's missed arrival)
     w = quiet_world()
     src = _root(w, "source_outage")
-    f = w.inject("source_outage", src.idx, T0, magnitude=2.0)
+    f = w.inject("source_outage", src.idx, T0, magnitude=2.0, variant="landing")
     w.run()
     rec = f.record()
     failed = [r for r in w.log if r.asset in rec.affected_assets and r.status == "failed"]
     assert failed and rec.first_symptom_at == min(r.ended_at for r in failed)
     assert rec.first_symptom_at > rec.first_visible_at >= T0
+    # an API outage shows at once: its first symptom is the first ingestion that fails
+    w = quiet_world()
+    f = w.inject("source_outage", src.idx, T0, magnitude=2.0, variant="api")
+    w.run()
+    rec = f.record()
+    failed = [r for r in w.log if r.asset in rec.affected_assets and r.status == "failed"]
+    assert failed and rec.first_symptom_at == min(r.ended_at for r in failed) >= T0
     # a transient failure shows at its failed run; a corruption at the first partition it writes
     for cause in ("transient_network", "replayed_load"):
         w = quiet_world()
