@@ -29,6 +29,7 @@ import simpy
 
 from envs.sim.actions import Action, ActionBook, perform
 from envs.sim.assets import Asset, Corruption, compile_pipeline
+from envs.sim.cascades import add_cascades
 from envs.sim.causal import CAUSES
 from envs.sim.corruption import combine, inherit, merge
 from envs.sim.dynamics import FaultDynamics
@@ -98,8 +99,13 @@ class World(FaultDynamics):
         for a in self.assets:
             a.predraw(self.streams, spec.noise)
         self.noise = NoisePlan(spec.noise, self.assets, self.streams, self.horizon)
-        self.faults: list[Fault] = plan_faults(
-            spec, self.assets, self.streams, self.horizon, spec.warehouse.slots
+        self.faults: list[Fault] = add_cascades(
+            spec,
+            self.assets,
+            plan_faults(spec, self.assets, self.streams, self.horizon, spec.warehouse.slots),
+            self.streams,
+            self.horizon,
+            spec.warehouse.slots,
         )
         self._planned = len(self.faults)
         self.log: list[RunRecord] = []
