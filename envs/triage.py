@@ -166,6 +166,9 @@ class TriageEnv(DataOpsEnv):
       (weight 0.5, like ``human``) charges the slot-hours routes held or bought; before, the reward
       was blind to money and a policy could scale its way past the rules' exposure. Spaces are
       unchanged; rewards of seeded rollouts are not.
+    - v0, new id: ``dataops/Mixed-v0`` (SC-0004 ``mixed``: every issue type with cascades on the
+      logistics topology, the generalization scenario); spaces are those of every id, and
+      behaviour under the other ids is unchanged.
     """
 
     role = "triage"
