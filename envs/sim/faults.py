@@ -1,10 +1,12 @@
 """Fault state and the fault plan of an episode.
 
 All onsets, root causes, root assets, magnitudes and natural durations of an episode are drawn up
-front from the ``faults`` stream (a Poisson process per ``FaultSpec``, after the warm-up), so the
-plan does not depend on what agents do. Root causes are chosen with their hour-of-day weights
-(``envs.sim.causal``); expired credentials recur on a few fragile assets, which is the evidence a
-knowledge base can learn. The dynamics live in the world; this module holds the state.
+front from the ``faults`` stream (a Poisson process per ``FaultSpec``, after the warm-up, or on the
+scenario's holidays only with ``on_holidays``), so the plan does not depend on what agents do
+(``envs.sim.cascades`` adds the faults they set off, from its own stream). Root causes are chosen
+with their hour-of-day weights (``envs.sim.causal``); expired credentials recur on a few fragile
+assets, which is the evidence a knowledge base can learn. The dynamics live in the world; this
+module holds the state.
 """
 
 from __future__ import annotations

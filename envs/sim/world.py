@@ -11,10 +11,11 @@ to theirs to be consumable (delivered, delivered with warnings, or quarantined),
 blocked window holds everything downstream until it is repaired: late data cascades. Wrong
 statistics propagate downstream diluted by the share of bad windows read, unless quarantined.
 
-Faults (``envs.sim.faults``) follow the causal model (``envs.sim.causal``); the world keeps, per
-fault, the windows it damaged and resolves it once its cause has stopped and all of them are
-repaired — the fix oracle (``envs.sim.oracle``) reads exactly that. Actions live in
-``envs.sim.actions``; the ledger and tables in ``envs.sim.ledger``.
+Faults (``envs.sim.faults``, and the cascades they set off: ``envs.sim.cascades``) follow the
+causal model (``envs.sim.causal``); the world keeps, per fault, the windows it damaged and resolves
+it once its cause has stopped and all of them are repaired — the fix oracle (``envs.sim.oracle``)
+reads exactly that. Actions live in ``envs.sim.actions``; the ledger and tables in
+``envs.sim.ledger``.
 
 The world imports no learning, configuration or tracking library.
 """
