@@ -82,3 +82,19 @@ def test_a_policy_trained_on_retail_fills_its_slot_on_mixed(tmp_path: Path) -> N
     card = scorecard([ep])
     assert card["aggregate"] == scorecard([same])["aggregate"]
     assert set(METRIC_NAMES) <= set(card["aggregate"])
+
+
+def test_the_storm_follows_the_outage_recovery_the_organization_sees() -> None:
+    """No action shortens an outage: its planned recovery is when it ends with agents acting."""
+    mixed = load_scenario("mixed")
+    seed = next(
+        s
+        for s in mixed.spec.seeds.train.seeds()
+        if any(f.triggered_by >= 0 for f in World(mixed, s, days=DAYS).faults)
+    )
+    world, _ep = run_episode(mixed, seed, "rules", days=DAYS)
+    cascaded = [f for f in world.faults if f.triggered_by >= 0 and f.started]
+    assert cascaded
+    for f in cascaded:
+        trigger = world.faults[f.triggered_by]
+        assert trigger.cause_ended_at == trigger.natural_end <= f.onset
