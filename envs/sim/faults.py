@@ -201,15 +201,15 @@ def _holiday_onsets(
         (max(start, d * 1440.0), min(horizon_min, (d + 1) * 1440.0)) for d in sorted(set(holidays))
     ]
     windows = [(lo, hi) for lo, hi in windows if hi > lo]
-    total = sum(hi - lo for lo, hi in windows)
-    n = int(rng.poisson(rate_per_day * total / 1440.0))
+    lengths = [hi - lo for lo, hi in windows]
+    ends = np.cumsum(lengths)  # each holiday's end on the holidays-only clock
+    n = int(rng.poisson(rate_per_day * sum(lengths) / 1440.0))
+    xs = np.sort(rng.random(n) * sum(lengths)).tolist()
     onsets = []
-    for x in np.sort(rng.random(n) * total).tolist():
-        for lo, hi in windows:  # walk the holidays until x falls inside one
-            if x < hi - lo:
-                onsets.append(lo + x)
-                break
-            x -= hi - lo
+    for x in xs:
+        i = min(int(np.searchsorted(ends, x, side="right")), len(windows) - 1)
+        lo, hi = windows[i]
+        onsets.append(min(math.nextafter(hi, lo), lo + x - (float(ends[i]) - lengths[i])))
     return onsets
 
 

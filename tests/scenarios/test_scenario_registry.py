@@ -128,6 +128,12 @@ def test_mixed_is_the_generalization_scenario_on_a_second_topology() -> None:
     assert storm and storm[0].after == "upstream_outage" and storm[0].anchor == "recovery"
     for subtype in {f.subtype for f in spec.faults}:  # the spec sheet names what it injects
         assert subtype in spec.description
+    days = spec.horizon_days - spec.warmup_days
+    holidays = sum(spec.warmup_days <= d < spec.horizon_days for d in spec.noise.holidays)
+    planned = sum(f.rate_per_day * (holidays if f.on_holidays else days) for f in spec.faults)
+    rate = {f.subtype: f.rate_per_day for f in spec.faults if not f.on_holidays}
+    cascaded = sum(c.prob * rate[c.after] * days for c in spec.cascades)
+    assert 12 <= planned + cascaded <= 17  # the spec sheet's ~14.5 per episode
     # the same seed protocol as the contract scenarios: held-out seeds are never trained on
     assert (spec.seeds.train.start, spec.seeds.eval.start) == (0, 1_000_000)
     from envs import ENV_IDS

@@ -125,6 +125,12 @@ def test_a_holiday_fault_strikes_on_holidays_only(tmp_path):
     assert len(onsets) > 20  # 3 per holiday, one holiday, 12 seeds
     assert {int(t // 1440) for t in onsets} == set(sc.spec.noise.holidays)
     assert all(World(sc, s, days=3).faults == [] for s in SEEDS)  # the holiday is day 3
+    # several holidays (one inside the warm-up, so never struck), each struck in proportion
+    noise = {**sc.spec.noise.model_dump(mode="json"), "holidays": [0, 3, 5, 6]}
+    sc = _mixed(tmp_path, faults=holiday_only, cascades=None, noise=noise)
+    days = [int(f.onset // 1440) for seed in SEEDS for f in World(sc, seed).faults]
+    assert set(days) == {3, 5, 6} and len(days) > 60
+    assert all(f.onset >= 1440 for f in World(sc, 0).faults)
 
 
 @pytest.mark.parametrize(
