@@ -78,8 +78,8 @@ class OrgConfig:
         use_calendar: mute volume alerts on business holidays and treat them as benign.
         triage_delay_min: minutes an incident gathers alerts before triage.
         history_days: days of history the monitor's baselines are primed with.
-        analytics: run Analytics Support on the analyst workload (any topology: the shipped
-            access policy on retail, ``AccessPolicy.derived`` elsewhere).
+        analytics: run Analytics Support on the analyst workload (any topology: its own
+            access policy, ``AccessPolicy.for_pipeline``).
     """
 
     name: str

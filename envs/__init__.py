@@ -12,6 +12,9 @@ id                                       scenario
 ``dataops/LateArrival-v0``               SC-0001 Late Data Arrival (``sc0001``)
 ``dataops/QualityDegradation-v0``        SC-0002 Quality Degradation (``sc0002``)
 ``dataops/PerformanceDegradation-v0``    SC-0003 Performance Degradation (``sc0003``)
+``dataops/Mixed-v0``                     SC-0004 Mixed Faults on a Second Topology (``mixed``):
+                                         every issue type, cascades, the logistics topology;
+                                         the generalization scenario (train on SC-0001..3)
 ``dataops/Pipeline-v0``                  any scenario: ``scenario=<name or path>``
 =======================================  ==============================================
 
@@ -35,6 +38,7 @@ ENV_IDS = {
     "dataops/LateArrival-v0": "sc0001",
     "dataops/QualityDegradation-v0": "sc0002",
     "dataops/PerformanceDegradation-v0": "sc0003",
+    "dataops/Mixed-v0": "mixed",
     "dataops/Pipeline-v0": None,
 }
 """Registered ids → their scenario (None: given by ``scenario=``)."""

@@ -95,6 +95,9 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
       episodes: −149.5 vs −169.3) by breaking 49 times as many deadlines (131 vs 2.7) to save half
       the bill; now it does not (−223 vs −177 on 5). Spaces unchanged; rewards of seeded rollouts
       change.
+    - v0, new id: ``dataops/Mixed-v0`` (SC-0004 ``mixed``: every issue type with cascades on the
+      logistics topology, the generalization scenario); spaces are those of every id, and
+      behaviour under the other ids is unchanged.
     """
 
     role = "cost"

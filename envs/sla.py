@@ -78,6 +78,9 @@ class SlaEnv(PeriodicEnv[SlaOptimizer]):
     - v0: initial release.
     - v0, revised by the organization's revisions O1, O2 (``envs.base``): spaces and reward are
       unchanged, seeded rollouts are not.
+    - v0, new id: ``dataops/Mixed-v0`` (SC-0004 ``mixed``: every issue type with cascades on the
+      logistics topology, the generalization scenario); spaces are those of every id, and
+      behaviour under the other ids is unchanged.
     """
 
     role = "sla"

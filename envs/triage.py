@@ -170,6 +170,9 @@ class TriageEnv(DataOpsEnv):
       rules' late-data revision (``agents.triage_rules``: wait on a visibly down source, one
       retry for a blip). Spaces and reward are unchanged; seeded rollouts on SC-0001 and on
       scenarios with late-arrival faults are not.
+    - v0, new id: ``dataops/Mixed-v0`` (SC-0004 ``mixed``: every issue type with cascades on the
+      logistics topology, the generalization scenario); spaces are those of every id, and
+      behaviour under the other ids is unchanged.
     """
 
     role = "triage"

@@ -2,7 +2,8 @@
 
 A scenario is registered by adding ``scenarios/<name>.yaml`` (a topology: ``scenarios/pipelines/
 <name>.yaml``); no code changes. The contract names are ``sc0001``, ``sc0002``, ``sc0003`` and
-``nofault`` (DESIGN.md §3).
+``nofault`` (DESIGN.md §3); ``mixed`` (SC-0004, on the logistics topology) is the generalization
+scenario (DESIGN.md §8).
 """
 
 from __future__ import annotations

@@ -216,6 +216,9 @@ class FaultSpec(_Frozen):
         root_causes: optional weights over the subtype's root causes; default uniform.
         assets: optional candidate root assets; default every asset whose layer fits the cause.
         magnitude: scale of the fault's effect (1.0 = the documented typical magnitude).
+        on_holidays: onsets fall only on the scenario's holidays (``noise.holidays``) after the
+            warm-up, at ``rate_per_day`` per holiday (a calendar-correlated fault: a schema
+            change shipped while the team is away).
     """
 
     subtype: Subtype
@@ -223,9 +226,64 @@ class FaultSpec(_Frozen):
     root_causes: dict[RootCause, Annotated[float, Field(ge=0.0)]] | None = None
     assets: tuple[Name, ...] = ()
     magnitude: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    on_holidays: bool = False
 
     @model_validator(mode="after")
     def _causes_fit(self) -> FaultSpec:
+        allowed = TAXONOMY[self.subtype][1]
+        for cause in self.root_causes or {}:
+            if cause not in allowed:
+                raise ValueError(
+                    f"root_causes: {cause!r} cannot produce {self.subtype!r}; "
+                    f"expected one of {', '.join(allowed)}"
+                )
+        if self.root_causes is not None and sum(self.root_causes.values()) <= 0:
+            raise ValueError("root_causes: weights sum to 0; expected a positive total")
+        return self
+
+
+class CascadeSpec(_Frozen):
+    """A cascading fault: each planned fault of one subtype may set off a fault of another.
+
+    Every fault the scenario's ``faults`` processes plan with subtype ``after`` (the trigger)
+    sets off, with probability ``prob``, one fault of ``subtype`` whose onset is uniform in
+    ``delay_min`` after the trigger's anchor. Cascaded faults trigger nothing further (one level),
+    and a scenario without cascades draws nothing for them (``envs.sim.cascades``).
+
+    Attributes:
+        after: the trigger's subtype; a fault process of the scenario must inject it.
+        anchor: ``recovery`` counts the delay from the trigger's natural end (an outage's
+            recovery, when its held-back partitions arrive in one burst and the catch-up load
+            starts; triggers whose cause never ends by itself set nothing off); ``onset`` from
+            the trigger's onset (faults that come together).
+        subtype: the cascaded fault's subtype.
+        root_causes: optional weights over its root causes; default uniform.
+        prob: chance that one trigger sets the cascade off.
+        delay_min: ``[low, high]`` minutes after the anchor.
+        scope: ``lineage`` draws the cascaded root among the eligible assets on the trigger's
+            lineage (its root asset and everything downstream of it), or anywhere if none there
+            is eligible; ``pipeline`` among every eligible asset.
+        magnitude: scale of the cascaded fault's effect (as ``FaultSpec.magnitude``).
+    """
+
+    after: Subtype
+    anchor: Literal["recovery", "onset"] = "recovery"
+    subtype: Subtype
+    root_causes: dict[RootCause, Annotated[float, Field(ge=0.0)]] | None = None
+    prob: Fraction
+    delay_min: tuple[
+        Annotated[float, Field(ge=0.0, le=10080.0)], Annotated[float, Field(ge=0.0, le=10080.0)]
+    ] = (0.0, 30.0)
+    scope: Literal["lineage", "pipeline"] = "lineage"
+    magnitude: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+
+    @model_validator(mode="after")
+    def _valid(self) -> CascadeSpec:
+        low, high = self.delay_min
+        if low > high:
+            raise ValueError(
+                f"delay_min: [{low}, {high}] has low above high; expected [low, high], low <= high"
+            )
         allowed = TAXONOMY[self.subtype][1]
         for cause in self.root_causes or {}:
             if cause not in allowed:
@@ -341,6 +399,7 @@ class ScenarioSpec(_Frozen):
     horizon_days: Annotated[float, Field(gt=0.0, le=366.0)]
     warmup_days: Annotated[float, Field(ge=0.0)] = 0.0
     faults: tuple[FaultSpec, ...] = ()
+    cascades: tuple[CascadeSpec, ...] = ()
     noise: NoiseSpec = NoiseSpec()
     warehouse: WarehouseSpec = WarehouseSpec()
     human: HumanSpec = HumanSpec()
@@ -353,6 +412,28 @@ class ScenarioSpec(_Frozen):
                 f"warmup_days: {self.warmup_days} is not below horizon_days {self.horizon_days}; "
                 "expected warmup_days < horizon_days"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _calendar_and_cascades(self) -> ScenarioSpec:
+        holidays = [
+            d for d in self.noise.holidays if self.warmup_days < d + 1 and d < self.horizon_days
+        ]
+        for i, f in enumerate(self.faults):
+            if f.on_holidays and not holidays:
+                raise ValueError(
+                    f"faults[{i}].on_holidays: no day of noise.holidays "
+                    f"{list(self.noise.holidays)} falls between the warm-up ({self.warmup_days} "
+                    f"days) and the horizon ({self.horizon_days} days); expected at least one "
+                    "holiday in the episode"
+                )
+        injected = sorted({f.subtype for f in self.faults if f.rate_per_day > 0})
+        for i, c in enumerate(self.cascades):
+            if c.after not in injected:
+                raise ValueError(
+                    f"cascades[{i}].after: no fault process injects {c.after!r}, so the cascade "
+                    f"could never fire; expected one of {', '.join(injected) or '(no faults)'}"
+                )
         return self
 
 

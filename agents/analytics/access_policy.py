@@ -9,9 +9,11 @@ A YAML file (default ``configs/access_policy.yaml``) checked by pydantic (``extr
       analyst:
         layers: [Warehouse, Delivery]                 # by data layer
 
-A role not listed is refused. A topology other than retail (whose datasets the shipped file names)
-gets ``AccessPolicy.derived(pipeline)``, a default derived from its layers and owners (see there),
-so Analytics Support runs on every topology. Every problem with the file is one
+A role not listed is refused. Each topology gets its own policy (``AccessPolicy.for_pipeline``):
+retail the shipped ``configs/access_policy.yaml``, another topology that ships one
+``configs/access_policies/<topology>.yaml`` (logistics does), and any other topology
+``AccessPolicy.derived(pipeline)``, a default derived from its layers and owners (see there), so
+Analytics Support runs on every topology. Every problem with the file is one
 ``AccessPolicyError`` naming the file, the field (``roles.finance.datasets[1]``) and what was
 expected; duplicate keys are refused (a second entry for a role would silently replace the first),
 and dataset names are checked against the topology when the agent starts (``check_datasets``), so a
@@ -33,6 +35,9 @@ from scenarios.spec import PipelineSpec
 from scenarios.vocab import LAYERS, Layer
 
 DEFAULT_POLICY_PATH: Final = Path(__file__).resolve().parents[2] / "configs" / "access_policy.yaml"
+"""Retail's policy (the default topology's), and the default of ``from_yaml``."""
+POLICY_DIR: Final = Path(__file__).resolve().parents[2] / "configs" / "access_policies"
+"""The policies of the other shipped topologies: ``<topology name>.yaml``."""
 
 
 class AccessPolicyError(ValueError):
@@ -149,8 +154,15 @@ class AccessPolicy(BaseModel):
 
     @classmethod
     def for_pipeline(cls, pipeline: PipelineSpec) -> AccessPolicy:
-        """The shipped file for the retail topology (it names retail's datasets), else derived."""
-        return cls.from_yaml() if pipeline.name == "retail" else cls.derived(pipeline)
+        """The topology's own policy: its shipped file if it has one, else ``derived``.
+
+        Retail's is ``configs/access_policy.yaml`` (``DEFAULT_POLICY_PATH``); another topology's
+        is ``configs/access_policies/<name>.yaml`` (``POLICY_DIR``) when that file exists.
+        """
+        if pipeline.name == "retail":
+            return cls.from_yaml()
+        own = POLICY_DIR / f"{pipeline.name}.yaml"
+        return cls.from_yaml(own) if own.is_file() else cls.derived(pipeline)
 
     def check_datasets(self, names: Collection[str]) -> None:
         """Check that every dataset granted by name is one of ``names`` (the topology's assets).

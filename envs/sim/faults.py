@@ -1,10 +1,12 @@
 """Fault state and the fault plan of an episode.
 
 All onsets, root causes, root assets, magnitudes and natural durations of an episode are drawn up
-front from the ``faults`` stream (a Poisson process per ``FaultSpec``, after the warm-up), so the
-plan does not depend on what agents do. Root causes are chosen with their hour-of-day weights
-(``envs.sim.causal``); expired credentials recur on a few fragile assets, which is the evidence a
-knowledge base can learn. The dynamics live in the world; this module holds the state.
+front from the ``faults`` stream (a Poisson process per ``FaultSpec``, after the warm-up, or on the
+scenario's holidays only with ``on_holidays``), so the plan does not depend on what agents do
+(``envs.sim.cascades`` adds the faults they set off, from its own stream). Root causes are chosen
+with their hour-of-day weights (``envs.sim.causal``); expired credentials recur on a few fragile
+assets, which is the evidence a knowledge base can learn. The dynamics live in the world; this
+module holds the state.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Fault:
             cause itself: the source of its failures' error classes and messages.
         held: an outage holds its Source back (False for the ``api`` variant).
         logins: re-executions an action started while the cause acted (retry load, lockout).
+        triggered_by: for a cascaded fault, the id of the fault that set it off, else -1
+            (``envs.sim.cascades``).
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class Fault:
         natural_end: float,
         params: dict[str, Any],
         caused_by_action: int = -1,
+        triggered_by: int = -1,
     ) -> None:
         self.fid = fid
         self.cause = cause
@@ -74,6 +79,7 @@ class Fault:
         self.natural_end = natural_end
         self.params = params
         self.caused_by_action = caused_by_action
+        self.triggered_by = triggered_by
         self.active = False
         self.started = False
         self.hits = 0
@@ -151,8 +157,11 @@ def plan_faults(
     fragile: dict[str, list[Asset]] = {}
     drafts: list[tuple[float, str, Asset, float, dict[str, Any], float]] = []
     for fs in spec.faults:
-        n = int(rng.poisson(fs.rate_per_day * span / 1440.0))
-        onsets = np.sort(start + rng.random(n) * span).tolist()
+        if fs.on_holidays:
+            onsets = _holiday_onsets(fs.rate_per_day, spec.noise.holidays, start, horizon_min, rng)
+        else:
+            n = int(rng.poisson(fs.rate_per_day * span / 1440.0))
+            onsets = np.sort(start + rng.random(n) * span).tolist()
         causes = TAXONOMY[fs.subtype][1]
         weights = [1.0 if fs.root_causes is None else fs.root_causes.get(c, 0.0) for c in causes]
         for t in onsets:
@@ -191,6 +200,30 @@ def plan_faults(
     ]
 
 
+def _holiday_onsets(
+    rate_per_day: float,
+    holidays: tuple[int, ...],
+    start: float,
+    horizon_min: float,
+    rng: np.random.Generator,
+) -> list[float]:
+    """Poisson onsets at ``rate_per_day`` on the holidays' minutes in [start, horizon), sorted."""
+    windows = [
+        (max(start, d * 1440.0), min(horizon_min, (d + 1) * 1440.0)) for d in sorted(set(holidays))
+    ]
+    windows = [(lo, hi) for lo, hi in windows if hi > lo]
+    lengths = [hi - lo for lo, hi in windows]
+    ends = np.cumsum(lengths)  # each holiday's end on the holidays-only clock
+    n = int(rng.poisson(rate_per_day * sum(lengths) / 1440.0))
+    xs = np.sort(rng.random(n) * sum(lengths)).tolist()
+    onsets = []
+    for x in xs:
+        i = min(int(np.searchsorted(ends, x, side="right")), len(windows) - 1)
+        lo, hi = windows[i]
+        onsets.append(min(math.nextafter(hi, lo), lo + x - (float(ends[i]) - lengths[i])))
+    return onsets
+
+
 def check_injectable(scenario: Scenario, assets: list[Asset]) -> None:
     """Refuse a fault process with a root cause that can never be injected on this topology.
 
@@ -198,29 +231,49 @@ def check_injectable(scenario: Scenario, assets: list[Asset]) -> None:
     a root asset it can act on (``_eligible``: the cause's layers, and a join for ``bad_join``,
     a warehouse slot for schema, slow and storm causes, a downstream ingestion for a source
     outage). If no asset of the process's pool (``assets``, or the whole pipeline) qualifies,
-    every onset of that cause would be dropped — the scenario is refused instead.
+    every onset of that cause would be dropped — the scenario is refused instead. Cascades
+    (``cascades[i]``, drawn from the whole pipeline at worst) are checked the same way, and a
+    cascade anchored on ``recovery`` needs a trigger subtype with a cause that ends by itself.
 
     Raises:
-        ScenarioError: naming the scenario file, ``faults[i]``, the cause and what it needs.
+        ScenarioError: naming the scenario file, ``faults[i]`` or ``cascades[i]``, the cause and
+            what it needs.
     """
     by_name = {a.name: a for a in assets}
-    for i, fs in enumerate(scenario.spec.faults):
-        pool = [by_name[n] for n in fs.assets] if fs.assets else assets
-        for cause in TAXONOMY[fs.subtype][1]:
-            weight = 1.0 if fs.root_causes is None else fs.root_causes.get(cause, 0.0)
+    spec = scenario.spec
+    processes = [
+        (f"faults[{i}]", fs.subtype, fs.root_causes, fs.assets) for i, fs in enumerate(spec.faults)
+    ]
+    processes += [
+        (f"cascades[{i}]", c.subtype, c.root_causes, ()) for i, c in enumerate(spec.cascades)
+    ]
+    for field, subtype, root_causes, names in processes:
+        pool = [by_name[n] for n in names] if names else assets
+        for cause in TAXONOMY[subtype][1]:
+            weight = 1.0 if root_causes is None else root_causes.get(cause, 0.0)
             if weight <= 0 or any(_eligible(a, cause) for a in pool):
                 continue
             where = (
-                f"assets {list(fs.assets)}"
-                if fs.assets
+                f"assets {list(names)}"
+                if names
                 else f"the {len(assets)} assets of pipeline {scenario.pipeline.name!r}"
             )
             raise ScenarioError(
                 scenario.source or scenario.name,
-                f"faults[{i}]" + (".assets" if fs.assets else ".root_causes"),
-                f"{fs.subtype}: root cause {cause} can never be injected: it needs "
+                field + (".assets" if names else ".root_causes"),
+                f"{subtype}: root cause {cause} can never be injected: it needs "
                 f"{_needs(cause)}, and none of {where} is one; expected a pool with such an "
                 f"asset, or root_causes.{cause}: 0",
+            )
+    for i, c in enumerate(spec.cascades):
+        if c.anchor == "recovery" and not any(
+            CAUSES[t].duration_median_min > 0 for t in TAXONOMY[c.after][1]
+        ):
+            raise ScenarioError(
+                scenario.source or scenario.name,
+                f"cascades[{i}].anchor",
+                f"recovery: no root cause of {c.after} ends by itself, so no trigger ever "
+                "recovers; expected anchor: onset, or a trigger subtype whose cause ends by itself",
             )
 
 

@@ -22,6 +22,7 @@ STREAM_NAMES: Final[tuple[str, ...]] = (
     "human",  # escalation response and fix times
     "noise",  # benign schema changes, backfills
     "requests",  # analyst request workload
+    "cascades",  # whether, when and where a trigger fault sets a cascaded one off
 )
 
 

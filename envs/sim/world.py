@@ -11,10 +11,11 @@ to theirs to be consumable (delivered, delivered with warnings, or quarantined),
 blocked window holds everything downstream until it is repaired: late data cascades. Wrong
 statistics propagate downstream diluted by the share of bad windows read, unless quarantined.
 
-Faults (``envs.sim.faults``) follow the causal model (``envs.sim.causal``); the world keeps, per
-fault, the windows it damaged and resolves it once its cause has stopped and all of them are
-repaired — the fix oracle (``envs.sim.oracle``) reads exactly that. Actions live in
-``envs.sim.actions``; the ledger and tables in ``envs.sim.ledger``.
+Faults (``envs.sim.faults``, and the cascades they set off: ``envs.sim.cascades``) follow the
+causal model (``envs.sim.causal``); the world keeps, per fault, the windows it damaged and resolves
+it once its cause has stopped and all of them are repaired — the fix oracle (``envs.sim.oracle``)
+reads exactly that. Actions live in ``envs.sim.actions``; the ledger and tables in
+``envs.sim.ledger``.
 
 The world imports no learning, configuration or tracking library.
 """
@@ -29,6 +30,7 @@ import simpy
 
 from envs.sim.actions import Action, ActionBook, perform
 from envs.sim.assets import Asset, Corruption, compile_pipeline
+from envs.sim.cascades import add_cascades
 from envs.sim.causal import CAUSES
 from envs.sim.corruption import combine, inherit, merge
 from envs.sim.dynamics import FaultDynamics
@@ -98,8 +100,13 @@ class World(FaultDynamics):
         for a in self.assets:
             a.predraw(self.streams, spec.noise)
         self.noise = NoisePlan(spec.noise, self.assets, self.streams, self.horizon)
-        self.faults: list[Fault] = plan_faults(
-            spec, self.assets, self.streams, self.horizon, spec.warehouse.slots
+        self.faults: list[Fault] = add_cascades(
+            spec,
+            self.assets,
+            plan_faults(spec, self.assets, self.streams, self.horizon, spec.warehouse.slots),
+            self.streams,
+            self.horizon,
+            spec.warehouse.slots,
         )
         self._planned = len(self.faults)
         self.log: list[RunRecord] = []

@@ -121,7 +121,7 @@ class _RandomPolicy:
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    name=st.sampled_from(["sc0001", "sc0002", "sc0003", "nofault"]),
+    name=st.sampled_from(["sc0001", "sc0002", "sc0003", "nofault", "mixed"]),
     seed=st.integers(1_000_000, 1_000_199),
     picks=st.lists(st.integers(0, 100), min_size=1, max_size=20),
 )

@@ -43,7 +43,7 @@ DIGESTS = HERE / "digests.json"
 GENERATED = HERE / "generated.yaml"
 """A scenario with every issue type on the generated topology ``generated:60:5``."""
 
-SCENARIOS = ("sc0001", "sc0002", "sc0003", "nofault", "generated")
+SCENARIOS = ("sc0001", "sc0002", "sc0003", "nofault", "mixed", "generated")
 ORGS = ("manual", "static", "elementary", "rules")
 SPLITS = ("train", "eval")
 EPISODES = 2

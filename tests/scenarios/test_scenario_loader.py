@@ -270,7 +270,10 @@ def test_missing_topology_lists_the_options(tmp_path: Path) -> None:
         load_scenario(_write(tmp_path, scenario, TOPOLOGY))
     message = str(info.value)
     assert "did you mean 'retail'?" in message
-    assert "expected a topology name (retail), a path relative to the scenario file" in message
+    assert (
+        "expected a topology name (logistics, retail), a path relative to the scenario file"
+        in message
+    )
 
 
 def test_unknown_scenario_name_lists_the_valid_names() -> None:
@@ -281,12 +284,14 @@ def test_unknown_scenario_name_lists_the_valid_names() -> None:
         SCENARIOS_DIR / "sc001.yaml",
         "",
         "unknown scenario name 'sc001' (did you mean 'sc0001'?); expected a path to a scenario "
-        "YAML file or one of: nofault, sc0001, sc0002, sc0003",
+        "YAML file or one of: mixed, nofault, sc0001, sc0002, sc0003",
     )
 
 
 def test_unknown_topology_name() -> None:
-    with pytest.raises(ScenarioError, match=r"unknown topology name 'retial'.*one of: retail"):
+    with pytest.raises(
+        ScenarioError, match=r"unknown topology name 'retial'.*one of: logistics, retail"
+    ):
         load_pipeline("retial")
 
 

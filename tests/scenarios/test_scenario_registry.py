@@ -23,7 +23,7 @@ from scenarios import (
 )
 from scenarios.loader import PIPELINES_DIR, SCENARIOS_DIR
 from scenarios.spec import AssetSpec
-from scenarios.vocab import LAYERS
+from scenarios.vocab import ISSUE_TYPES, LAYERS, TAXONOMY
 
 CONTRACT_SCENARIOS = {"sc0001": "SC-0001", "sc0002": "SC-0002", "sc0003": "SC-0003"}
 
@@ -116,6 +116,55 @@ def test_pipeline_assets_are_checked(name: str) -> None:
     for a in load_pipeline(name).assets:
         assert a.checks, a.name
         assert (a.slots == 0) == (a.layer == "Source"), a.name
+
+
+def test_mixed_is_the_generalization_scenario_on_a_second_topology() -> None:
+    spec = load_scenario("mixed").spec
+    assert spec.id == "SC-0004" and spec.pipeline == "logistics"
+    assert "Version history: v1 (SC-0004)" in spec.description
+    assert {TAXONOMY[f.subtype][0] for f in spec.faults} == set(ISSUE_TYPES)
+    assert any(f.on_holidays and f.subtype == "schema_drift" for f in spec.faults)
+    storm = [c for c in spec.cascades if c.root_causes == {"retry_storm": 1.0}]
+    assert storm and storm[0].after == "upstream_outage" and storm[0].anchor == "recovery"
+    for subtype in {f.subtype for f in spec.faults}:  # the spec sheet names what it injects
+        assert subtype in spec.description
+    days = spec.horizon_days - spec.warmup_days
+    holidays = sum(spec.warmup_days <= d < spec.horizon_days for d in spec.noise.holidays)
+    planned = sum(f.rate_per_day * (holidays if f.on_holidays else days) for f in spec.faults)
+    rate = {f.subtype: f.rate_per_day for f in spec.faults if not f.on_holidays}
+    cascaded = sum(c.prob * rate[c.after] * days for c in spec.cascades)
+    assert 12 <= planned + cascaded <= 17  # the spec sheet's ~14.5 per episode
+    # the same seed protocol as the contract scenarios: held-out seeds are never trained on
+    assert (spec.seeds.train.start, spec.seeds.eval.start) == (0, 1_000_000)
+    from envs import ENV_IDS
+
+    assert ENV_IDS["dataops/Mixed-v0"] == "mixed"
+
+
+def test_logistics_topology_shape() -> None:
+    """Not retail: other schedules, a wider fan-in, a wider fan-out, its own access policy."""
+    pipeline = load_pipeline("logistics")
+    assert 20 <= len(pipeline.assets) <= 40
+    assert {a.every_min for a in pipeline.assets} == {15, 30, 60, 240, 1440}
+    assert max(len(a.upstream) for a in pipeline.assets) >= 5
+    readers: dict[str, int] = {}
+    for a in pipeline.assets:
+        for u in a.upstream:
+            readers[u] = readers.get(u, 0) + 1
+    assert max(readers.values()) >= 3
+    assert {a.name for a in pipeline.assets}.isdisjoint(
+        {a.name for a in load_pipeline("retail").assets}
+    )
+    from agents.analytics.access_policy import POLICY_DIR, AccessPolicy
+
+    policy = AccessPolicy.for_pipeline(pipeline)
+    assert Path(policy._source) == POLICY_DIR / "logistics.yaml"
+    policy.check_datasets([a.name for a in pipeline.assets])
+
+
+@pytest.mark.parametrize("kind", ["unique", "not_null", "accepted_range"])
+def test_logistics_lets_some_quality_issues_reach_delivery(kind: str) -> None:
+    assert _reaches_delivery(list(load_pipeline("logistics").assets), kind)
 
 
 def test_retail_topology_shape() -> None:

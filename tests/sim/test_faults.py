@@ -247,7 +247,7 @@ def test_a_cause_weighted_zero_is_not_required(tmp_path):
     }
 
 
-@pytest.mark.parametrize("name", ["sc0001", "sc0002", "sc0003", "nofault"])
+@pytest.mark.parametrize("name", ["sc0001", "sc0002", "sc0003", "nofault", "mixed"])
 def test_every_shipped_scenario_can_inject_all_its_faults(name):
     from envs.sim.faults import check_scenario
     from scenarios import load_scenario

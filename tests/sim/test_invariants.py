@@ -37,7 +37,7 @@ action = st.tuples(
     derandomize=True,
 )
 @given(
-    name=st.sampled_from(["sc0001", "sc0002", "sc0003", "nofault"]),
+    name=st.sampled_from(["sc0001", "sc0002", "sc0003", "nofault", "mixed"]),
     seed=st.integers(0, 10**6),
     actions=st.lists(action, max_size=8),
 )

@@ -353,7 +353,7 @@ def test_replayed_truth_equals_live_truth_through_quarantine_rollback_and_repair
     assert_replay_matches(w, live)
 
 
-@pytest.mark.parametrize("name", ["sc0001", "sc0002", "sc0003", "nofault"])
+@pytest.mark.parametrize("name", ["sc0001", "sc0002", "sc0003", "nofault", "mixed"])
 def test_replayed_truth_equals_live_truth_under_random_actions(name):
     """The oracle replays past readiness from records; check it against the live hidden state."""
     rnd = random.Random(name)
