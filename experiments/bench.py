@@ -11,6 +11,12 @@ runs per second with the organization in the loop (``org_runs_per_s``).
 (``env_steps_per_s``) and, measured in the same run, PPO training throughput relative to
 CartPole-v1 (``ppo_fps_ratio_vs_cartpole``); ``part=train`` only the latter.
 
+Every part also prints ``ref_events_per_s``, the SimPy event rate of a fixed reference workload
+measured in the same run, so that figures from different machines can be read against each
+other; ``part=env`` adds ``env_peak_rss_mb`` (one env process, retail, 7 days, without torch) and
+``part=scale`` the training and evaluation throughput on 1 and 2 cores
+(``experiments.bench_machine``).
+
 ``part=runtime`` reports how much faster the exported ONNX policy acts on one observation than
 SB3's ``predict`` (``onnx_speedup_vs_sb3``), with per-call latencies in ``runtime_detail``.
 
@@ -34,13 +40,14 @@ import numpy as np
 from omegaconf import DictConfig
 
 from envs.sim.world import World
+from experiments.bench_machine import bench_scale, env_peak_rss_mb, ref_events_per_s
 from experiments.errors import UsageError, run_entry, user_errors
 from scenarios.generate import generate_pipeline
 from scenarios.loader import load_scenario
 from scenarios.spec import FaultSpec, Scenario
 from scenarios.vocab import SUBTYPES
 
-PARTS = ("sim", "org", "env", "train", "runtime")
+PARTS = ("sim", "org", "env", "train", "runtime", "scale")
 
 
 def bench_scenario(n_assets: int, days: float, *, faults_per_day: float = 0.0) -> Scenario:
@@ -292,7 +299,7 @@ def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
     """Run the requested part(s) and return the contract keys (plus detail)."""
     if part not in (*PARTS, "all"):
         raise UsageError(f"part: unknown part {part!r}; expected one of {', '.join(PARTS)}, all")
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"ref_events_per_s": ref_events_per_s()}
     todo = PARTS if part == "all" else (part,)
     for p in todo:
         if p == "sim":
@@ -308,7 +315,10 @@ def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
             out.update(bench_org())
         elif p == "env":
             out.update(bench_env())
+            out.update(env_peak_rss_mb())
             out.update(bench_train())
+        elif p == "scale":
+            out.update(bench_scale())
         elif p == "train":
             out.update(bench_train())
         elif p == "runtime":

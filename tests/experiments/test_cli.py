@@ -52,6 +52,16 @@ def test_bench_sim_prints_contract_keys_last(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert {"sim_runs_per_s", "sim_events_per_s", "sim_scaling_exponent"} <= set(result)
     assert result["sim_runs_per_s"] > 0
+    assert result["ref_events_per_s"] > 0  # the machine reference, measured in the same run
+
+
+def test_the_env_memory_figure_is_of_a_torch_free_process():
+    from experiments.bench_machine import env_peak_rss_mb
+
+    out = env_peak_rss_mb()
+    assert out["rss_detail"]["torch_imported"] is False  # the env alone never pulls in torch
+    assert out["rss_detail"]["steps"] > 0
+    assert out["env_peak_rss_mb"] > 0  # the figure itself is the benchmark's, not a test's
 
 
 def test_bench_runtime_reports_the_onnx_speedup(tmp_path):
