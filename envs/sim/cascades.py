@@ -15,9 +15,12 @@ after the outage's recovery: the source delivers what it held back in one burst,
 ingestion on the outage's lineage keeps retrying past its attempt limit.
 
 Cascades are drawn at plan time, like every planned fault, so the plan does not depend on what
-agents do. The anchor is the trigger's onset or its natural end: no action shortens a
+agents do. The anchor is the trigger's onset or its planned natural end: no action shortens a
 self-ending cause such as a source outage (a human waits it out too, ``envs.sim.actions``), so
-for those the natural end is the recovery. A cascaded fault sets off nothing further (one level).
+for those the planned end is the recovery unless retries loaded the outage and pushed it back
+(at most ``envs.sim.causal.RETRY_LOAD_CAP_MIN``); the cascade keeps its planned time even then,
+so an agent that retries into an outage may meet the storm before the source is back. A cascaded
+fault sets off nothing further (one level).
 
 Every draw comes from the ``cascades`` stream, rule by rule and trigger by trigger in onset
 order: one uniform per trigger for "does it fire", then, if it fires, the delay, the root cause
