@@ -39,22 +39,24 @@ def test_same_seed_same_organization_records():
 
 
 @pytest.mark.parametrize(
-    ("cause", "issue_type", "route"),
+    ("cause", "variant", "issue_type", "route"),
     [
-        ("transient_network", "late_arrival", "retry"),
-        ("expired_credentials", "late_arrival", "escalate"),
-        ("replayed_load", "quality_anomaly", "dedupe"),
-        ("column_renamed", "validation_failure", "apply_schema_mapping"),
+        ("transient_network", "plain", "late_arrival", "retry"),
+        ("expired_credentials", "direct", "late_arrival", "escalate"),
+        # behind the proxy the rules cannot tell a credential from a blip: one retry, then a human
+        ("expired_credentials", "proxy", "late_arrival", "retry"),
+        ("replayed_load", None, "quality_anomaly", "dedupe"),
+        ("column_renamed", None, "validation_failure", "apply_schema_mapping"),
     ],
 )
-def test_rules_triage_diagnoses_injected_faults(cause, issue_type, route):
+def test_rules_triage_diagnoses_injected_faults(cause, variant, issue_type, route):
     w = _quiet()
     asset = next(
         a.name for a in w.assets
         if a.layer == "Ingestion" and (cause != "column_renamed" or any(
             c.kind == "schema" for c in a.spec.checks))
     )  # fmt: skip
-    f = w.inject(cause, asset, T0)
+    f = w.inject(cause, asset, T0, variant=variant)
     org = Organization(w, org_config("rules"))
     w.run()
     ep = org.finish()

@@ -34,7 +34,8 @@ def test_a_source_outage_is_traced_to_its_source(topology: str) -> None:
     w = _world(topology)
     ing = next(a for a in w.assets if a.layer == "Ingestion")
     src = ing.ups[0]
-    f = w.inject("source_outage", src.name, T0, magnitude=3.0)  # about 4.5 hours
+    # the landing variant: the Source's files stop (an API outage looks like the ingestion's own)
+    f = w.inject("source_outage", src.name, T0, magnitude=3.0, variant="landing")  # ~4.5 hours
     org = Organization(w, org_config("rules"))
     w.run()
     ep = org.finish()
