@@ -67,7 +67,8 @@ from experiments.results import (
     Result,
     ScenarioRef,
     check_results_dir,
-    result_path,
+    check_target,
+    layout_path,
     write_result,
 )
 from scenarios import load_scenario, scenario_reference, scenario_sha256
@@ -127,6 +128,9 @@ def evaluate(
     if training_seed < 0:
         raise UsageError(f"seed: expected an integer >= 0, got {training_seed}")
     check_results_dir(results, proto.name, proto.sha256)
+    target = layout_path(results, proto.name, role, sc.name, resolved.kind, resolved.ref.name,
+                         training_seed)  # fmt: skip
+    check_target(results, target, split)
 
     if resolved.kind == "org":
         assert resolved.org is not None
@@ -148,7 +152,7 @@ def evaluate(
         salt_sha256=salt_sha256(salt) if split == "test" and salt else None,
         episodes=eps,
     )
-    check_writable(result_path(results, result).parent)
+    check_writable(target.parent)
     return write_result(results, result), result
 
 

@@ -159,11 +159,18 @@ def check_name(key: str, name: str) -> str:
     return name
 
 
+def layout_path(
+    root: Path, protocol: str, role: str, scenario: str, kind: str, agent: str, seed: int
+) -> Path:
+    """``<root>/<protocol>/<role>/<scenario>/<kind>/<agent>/<seed>.json``."""
+    return root / protocol / role / scenario / kind / agent / f"{seed}.json"
+
+
 def result_path(root: Path, result: Result) -> Path:
     """Where ``result`` goes under ``root`` (the layout of the module docstring)."""
-    return (
-        root / result.protocol.name / result.role / result.scenario.name / result.kind
-        / result.agent.name / f"{result.training_seed}.json"
+    return layout_path(
+        root, result.protocol.name, result.role, result.scenario.name, result.kind,
+        result.agent.name, result.training_seed,
     )  # fmt: skip
 
 
@@ -221,24 +228,33 @@ def check_results_dir(root: Path, protocol: str, sha256: str) -> None:
             )
 
 
+def check_target(root: Path, path: Path, split: str) -> None:
+    """Refuse to overwrite a result of the other split at ``path`` (a ``UsageError``).
+
+    Re-evaluating the same split replaces the file; dev and test results of one agent go to
+    different results directories.
+    """
+    if not path.is_file():
+        return
+    try:
+        other = json.loads(path.read_text(encoding="utf-8")).get("split")
+    except (OSError, ValueError, AttributeError):
+        other = None
+    if other is not None and other != split:
+        raise UsageError(
+            f"results={str(root)!r}: {path} holds this agent's {other} result; expected a "
+            f"results directory without it for split {split} (pass results=<dir>)"
+        )
+
+
 def write_result(root: Path, result: Result) -> Path:
     """Write ``result`` under ``root`` (atomically: a temporary file, then a rename).
 
     Raises:
-        UsageError: the place holds a result of the other split (dev and test results of one
-            agent go to different results directories).
+        UsageError: the place holds a result of the other split (``check_target``).
     """
     path = result_path(root, result)
-    if path.is_file():
-        try:
-            other = json.loads(path.read_text(encoding="utf-8")).get("split")
-        except (OSError, ValueError, AttributeError):
-            other = None
-        if other is not None and other != result.split:
-            raise UsageError(
-                f"results={str(root)!r}: {path} holds this agent's {other} result; expected a "
-                f"results directory without it for split {result.split} (pass results=<dir>)"
-            )
+    check_target(root, path, result.split)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.part")
     tmp.write_text(result.dumps(), encoding="utf-8")

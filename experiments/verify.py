@@ -35,6 +35,7 @@ import hydra
 from omegaconf import DictConfig
 
 from envs.factory import make_env
+from experiments.agent_specs import ORGS
 from experiments.errors import UsageError, fail, run_entry, user_errors
 from experiments.protocol import eval_seeds, load_protocol, resolve_salt, salt_sha256
 from experiments.replay import ReplayError, play_org, replay
@@ -93,6 +94,7 @@ def verify_file(root: Path, path: Path, salt: str | None = None) -> int:
             f"{path}: protocol {result.protocol.name} sha256 {result.protocol.sha256[:12]}… "
             f"differs from configs/protocol/{proto.name}.yaml ({proto.sha256[:12]}…)"
         )
+    _check_kind(path, result)
     where = result_path(root, result)
     if where.resolve() != path.resolve():
         raise VerifyError(f"{path}: its content belongs at {where} (role/scenario/kind/agent/seed)")
@@ -125,6 +127,16 @@ def verify_file(root: Path, path: Path, salt: str | None = None) -> int:
             raise VerifyError(f"{tag}: {e}") from None
         _compare(tag, ep, again)
     return len(result.episodes)
+
+
+_FORMS = {"baseline": ("baseline",), "org": ("org",), "learned": ("onnx", "sb3"),
+          "submission": ("onnx",)}  # fmt: skip
+
+
+def _check_kind(path: Path, result: Result) -> None:
+    form, _, arg = result.agent.spec.partition(":")
+    if form not in _FORMS[result.kind] or (result.kind == "org" and arg not in ORGS):
+        raise VerifyError(f"{path}: agent {result.agent.spec!r} is not of kind {result.kind!r}")
 
 
 def _check_seeds(path: Path, result: Result, sc: Any, n: int, salt: str | None) -> None:

@@ -211,3 +211,26 @@ def test_a_multirun_writes_one_file_per_job(tmp_path):
         for sc in ("sc0001", "sc0003")
         for a in ("noop", "rules")
     }
+
+
+@pytest.mark.parametrize("role", ["triage", "sla"])
+def test_the_rules_baseline_is_the_rules_organization(tmp_path, role):
+    """The board checks itself: the env's rules baseline and the rules organization on its own
+    make the same world (same event-log digest) and the same scorecard, episode by episode.
+    (Not for cost: in its env the organization's own warehouse scaling is off.)"""
+    _, env_run = evaluate("baseline:rules", role, "sc0002", results=tmp_path, **QUICK)
+    _, org_run = evaluate("org:rules", role, "sc0002", results=tmp_path, **QUICK)
+    for a, b in zip(env_run.episodes, org_run.episodes, strict=True):
+        assert a.replay.event_digest == b.replay.event_digest
+        assert a.metrics == b.metrics
+
+
+def test_a_result_of_the_other_split_is_not_overwritten(tmp_path):
+    path, _ = evaluate("baseline:noop", "sla", "sc0001", results=tmp_path, **QUICK)
+    before = path.read_bytes()
+    with pytest.raises(UsageError, match=r"holds this agent's dev result; .* for split test"):
+        evaluate("baseline:noop", "sla", "sc0001", split="test", salt=SALT, results=tmp_path,
+                 **QUICK)  # fmt: skip
+    assert path.read_bytes() == before
+    again, _ = evaluate("baseline:noop", "sla", "sc0001", results=tmp_path, **QUICK)
+    assert again.read_bytes() == before  # the same split is replaced (here: identically)

@@ -135,3 +135,10 @@ def test_an_empty_or_missing_results_dir_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("verify: error: results=")
     r = _cli(tmp_path)
     assert r.returncode == 2 and "no result files" in r.stderr
+
+
+def test_an_agent_of_another_kind_is_refused(copy):
+    path = _edit(copy, TRIAGE, lambda d: d["agent"].update(spec="org:rules"))
+    with pytest.raises(VerifyError, match=r"agent 'org:rules' is not of kind 'baseline'") as e:
+        verify(copy)
+    assert str(e.value).startswith(str(path))
