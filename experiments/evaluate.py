@@ -54,9 +54,9 @@ from experiments.errors import (
     user_errors,
 )
 from experiments.protocol import (
+    check_protocol_args,
     eval_seeds,
     load_protocol,
-    protocol_path,
     resolve_salt,
     salt_sha256,
 )
@@ -180,12 +180,11 @@ def _check_group_args(argv: list[str]) -> None:
     Both are config groups (``configs/protocol``, ``configs/role``); Hydra's own error for a
     missing option is many lines.
     """
+    check_protocol_args(argv)
     for arg in argv:
         key, _, value = arg.lstrip("+~").partition("=")
-        for v in value.split(",") if key in ("protocol", "role") else ():  # a sweep names several
-            if key == "protocol":
-                protocol_path(v)
-            elif v not in ROLES:
+        for v in value.split(",") if key == "role" else ():  # a sweep names several
+            if v not in ROLES:
                 raise UsageError(f"role: unknown role {v!r}; expected one of {', '.join(ROLES)}")
 
 

@@ -121,6 +121,20 @@ def protocol_path(name: str) -> Path:
     return path
 
 
+def check_protocol_args(argv: list[str]) -> None:
+    """Refuse a ``protocol=<name>`` override of a protocol that does not exist (``UsageError``).
+
+    Entry points call it before Hydra starts: ``protocol`` is a config group (``configs/protocol``)
+    and Hydra's own error for a missing option is many lines. A sweep's comma-separated names are
+    each checked.
+    """
+    for arg in argv:
+        key, _, value = arg.lstrip("+~").partition("=")
+        if key == "protocol":
+            for v in value.split(","):
+                protocol_path(v)
+
+
 def load_protocol(name: str) -> Protocol:
     """Load and validate protocol ``name`` (``v1``), with the sha256 of its file.
 
