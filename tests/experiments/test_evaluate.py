@@ -28,7 +28,7 @@ from tests.conftest import ROOT
 
 torch.set_num_threads(1)
 SALT = "test-salt"
-QUICK = {"episodes": 2, "days": 1.0}
+QUICK = {"episodes": 2, "days": 3.0}  # 1 day is all warm-up: nothing to route
 
 
 def test_a_baseline_result_is_written_where_the_layout_says(tmp_path):
@@ -46,7 +46,7 @@ def test_a_baseline_result_is_written_where_the_layout_says(tmp_path):
         assert ep.steps == len(ep.replay.actions) > 0
         assert all(0 <= a < len(ROUTES) for a in ep.replay.actions)
         assert "fix_success_rate" in ep.metrics and "alert_f1" in ep.metrics
-    assert back.env.days == 1.0 and back.split == "dev" and back.salt_sha256 is None
+    assert back.env.days == 3.0 and back.split == "dev" and back.salt_sha256 is None
 
 
 def test_evaluation_is_deterministic(tmp_path):
@@ -116,6 +116,7 @@ def test_sb3_and_its_onnx_export_act_the_same(tmp_path, triage_model):
     assert a.kind == b.kind == "learned"
     assert a.agent.name == "mppo" and b.agent.name == "onnx"
     assert [e.replay.actions for e in a.episodes] == [e.replay.actions for e in b.episodes]
+    assert sum(e.steps for e in a.episodes) > len(a.episodes)  # incidents were routed
     assert b.agent.sha256 is not None and b.agent.details["algo"] == "maskable_ppo"
 
 
