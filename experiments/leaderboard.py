@@ -23,7 +23,9 @@ under ``results`` and writes a Markdown board (``out``, default ``LEADERBOARD.md
   their own columns, never in the aggregate;
 - **P(> rules)**: the probability of improvement over ``baseline:rules``, with its CI;
 - the secondary metrics (mean over episodes of the scorecard metrics, scored scenarios);
-- training seeds and episodes.
+- training seeds and episodes;
+- with ``figures=<dir>`` (default ``docs/figures``), the interval estimates and the performance
+  profile of each role as PNGs, embedded (``experiments.board_figures``).
 
 Entries are ranked by score; **rank groups**: walking down the ranking, an entry joins the group
 of the entry above it while its CI overlaps the CI of that group's first entry, and opens the
@@ -37,6 +39,7 @@ Bootstraps are seeded, so the same results give the same file byte for byte.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -151,6 +154,7 @@ def role_rows(proto: Protocol, role: str, entries: dict[str, Entry]) -> list[dic
             "ci": bootstrap_ci(main) if complete else None,
             "poi": None, "poi_ci": None,
             "secondary": {k: _mean_metric(e, rp.scenarios, k) for k in SECONDARY[role]},
+            "normalized": main if complete else {},
         }  # fmt: skip
         if complete and rules_norm and set(rules_norm) == set(main):
             ordered = {s: main[s] for s in rules_norm}
@@ -177,8 +181,16 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return "" if ci is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
-def render(proto: Protocol, split: str, board: dict[str, dict[str, Entry]]) -> str:
-    """The board as Markdown (deterministic: the same results give the same text)."""
+def render(
+    proto: Protocol,
+    split: str,
+    board: dict[str, dict[str, Entry]],
+    figures: dict[str, list[str]] | None = None,
+) -> str:
+    """The board as Markdown (deterministic: the same results give the same text).
+
+    ``figures``: per role, the figure paths to embed (relative to the Markdown file).
+    """
     out = [
         f"# dataops-gym leaderboard — protocol {proto.name}, {split} set",
         "",
@@ -211,6 +223,8 @@ def render(proto: Protocol, split: str, board: dict[str, dict[str, Entry]]) -> s
                          *(_f(r["secondary"][k]) for k in sec), str(r["seeds"]),
                          str(r["episodes"])]  # fmt: skip
                 out.append("| " + " | ".join(cells) + " |")
+            for fig in (figures or {}).get(role, []):
+                out += ["", f"![{role}: {Path(fig).stem}]({fig})"]
         orgs = [e for e in board[role].values() if e.kind == "org"]
         if orgs:
             out += ["", f"Organizations on their own ({role} results; scorecard metrics, mean "
@@ -225,14 +239,37 @@ def render(proto: Protocol, split: str, board: dict[str, dict[str, Entry]]) -> s
     return "\n".join(out) + "\n"
 
 
-def write_board(root: Path, protocol: str, split: str, out: Path) -> Path:
-    """Collect, render and write the board (see the module docstring); returns ``out``."""
+def write_board(
+    root: Path, protocol: str, split: str, out: Path, figures: Path | None = None
+) -> Path:
+    """Collect, render and write the board (see the module docstring); returns ``out``.
+
+    Args:
+        root: the results directory.
+        protocol: the protocol's name.
+        split: ``dev`` or ``test``.
+        out: the Markdown file.
+        figures: the directory for the figures (``experiments.board_figures``), embedded in the
+            board; None: no figures.
+    """
     if split not in SPLITS:
         raise UsageError(f"split: expected dev or test, got {split!r}")
     if not root.is_dir():
         raise UsageError(f"results={str(root)!r}: not a directory")
     proto = load_protocol(protocol)
-    text = render(proto, split, collect(root, proto, split))
+    board = collect(root, proto, split)
+    embedded: dict[str, list[str]] = {}
+    if figures is not None:
+        from experiments.board_figures import interval_figure, profile_figure
+
+        for role in board:
+            rows = role_rows(proto, role, board[role])
+            for draw, kind in ((interval_figure, "intervals"), (profile_figure, "profile")):
+                png = draw(role, rows, figures / f"leaderboard_{role}_{kind}.png")
+                if png is not None:
+                    rel = os.path.relpath(png.resolve(), out.resolve().parent)
+                    embedded.setdefault(role, []).append(Path(rel).as_posix())
+    text = render(proto, split, board, embedded)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return out
@@ -252,7 +289,10 @@ def main(cfg: DictConfig) -> None:
                   f"all match ({root})")  # fmt: skip
             return
         proto_cfg: Any = cfg.get("protocol") or {}
-        path = write_board(root, str(proto_cfg.get("name")), str(cfg.split), Path(str(cfg.out)))
+        figs = None if cfg.get("figures") is None else Path(str(cfg.figures))
+        path = write_board(
+            root, str(proto_cfg.get("name")), str(cfg.split), Path(str(cfg.out)), figs
+        )
     print(f"leaderboard: {path}")
 
 

@@ -79,7 +79,7 @@ def test_the_board_is_written_deterministically(stored, tmp_path):
 
 def test_the_cli_writes_the_board(stored, tmp_path):
     out = tmp_path / "LEADERBOARD.md"
-    r = _cli(f"results={stored}", "split=dev", f"out={out}")
+    r = _cli(f"results={stored}", "split=dev", f"out={out}", f"figures={tmp_path / 'figs'}")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"leaderboard: {out}"
     assert out.read_text().startswith("# dataops-gym leaderboard — protocol v1, dev set")
@@ -112,9 +112,23 @@ def test_verify_passes_and_fails_on_a_tampered_copy(stored, tmp_path):
 )
 def test_bad_input_is_one_line(tmp_path, args, message):
     out = tmp_path / "LB.md"
-    r = _cli(f"out={out}", *(a for a in args), *([] if "results=" in args[0] else
-             [f"results={tmp_path}"]))  # fmt: skip
+    results = [] if args[0].startswith("results=") else [f"results={tmp_path}"]
+    r = _cli(f"out={out}", f"figures={tmp_path / 'figs'}", *args, *results)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("leaderboard: error:") and message in lines[0]
-    assert not out.exists()
+    assert not out.exists() and not (tmp_path / "figs").exists()
+
+
+def test_figures_are_written_embedded_and_reproducible(stored, tmp_path):
+    out = write_board(stored, "v1", "dev", tmp_path / "LB.md", tmp_path / "figs")
+    pngs = sorted((tmp_path / "figs").iterdir())
+    assert [p.name for p in pngs] == [
+        "leaderboard_triage_intervals.png", "leaderboard_triage_profile.png",
+    ]  # fmt: skip
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+    text = out.read_text()
+    assert "](figs/leaderboard_triage_intervals.png)" in text
+    first = [p.read_bytes() for p in pngs]
+    write_board(stored, "v1", "dev", tmp_path / "LB.md", tmp_path / "figs")
+    assert [p.read_bytes() for p in pngs] == first
