@@ -19,9 +19,10 @@ horizon with deterministic actions. Writes one result file (``experiments.result
 
 and prints its path and the mean return. Other keys: ``seed`` (the training seed; default: the
 one a learned policy records, else 0), ``name`` (the agent's directory name), ``results``
-(default ``results``), and for quick runs ``episodes`` (fewer than the protocol's) and ``days``
-(a shorter horizon) — both recorded in the file, so such a result is never mistaken for a
-protocol run.
+(default ``results``), ``kind=submission`` (an ``onnx:`` policy filed as a submission:
+``leaderboard submit`` does this), and for quick runs ``episodes`` (fewer than the protocol's)
+and ``days`` (a shorter horizon) — both recorded in the file, so such a result is never
+mistaken for a protocol run.
 
 Bad input — an unknown agent form, a policy for another role or other spaces, a protocol that does
 not exist, a test split without a salt, a results directory holding another protocol file's
@@ -87,6 +88,7 @@ def evaluate(
     episodes: int | None = None,
     days: float | None = None,
     name: str | None = None,
+    submission: bool = False,
 ) -> tuple[Path, Result]:
     """Evaluate ``agent`` as ``role`` on ``scenario`` under ``protocol``; write the result.
 
@@ -102,6 +104,8 @@ def evaluate(
         episodes: evaluate only the first ``episodes`` seeds of the set (None: all of them).
         days: horizon override in days (None: the full horizon, as the protocol requires).
         name: the agent's directory name (None: from the spec).
+        submission: file an ``onnx:`` policy as kind ``submission`` (``leaderboard submit``)
+            instead of ``learned``.
 
     Returns:
         The file written and the result.
@@ -124,11 +128,16 @@ def evaluate(
         seeds = seeds[:episodes]
     env = make_env(sc, role, days=days)
     resolved = resolve_agent(agent, role, env, name)
+    kind = resolved.kind
+    if submission:
+        if not agent.startswith("onnx:"):
+            raise UsageError(f"kind=submission: expected an onnx:<dir> agent, got {agent!r}")
+        kind = "submission"
     training_seed = seed if seed is not None else (resolved.training_seed or 0)
     if training_seed < 0:
         raise UsageError(f"seed: expected an integer >= 0, got {training_seed}")
     check_results_dir(results, proto.name, proto.sha256)
-    target = layout_path(results, proto.name, role, sc.name, resolved.kind, resolved.ref.name,
+    target = layout_path(results, proto.name, role, sc.name, kind, resolved.ref.name,
                          training_seed)  # fmt: skip
     check_target(results, target, split)
 
@@ -141,7 +150,7 @@ def evaluate(
     result = Result(
         protocol=ProtocolRef(name=proto.name, sha256=proto.sha256),
         role=role,
-        kind=resolved.kind,
+        kind=kind,
         agent=resolved.ref,
         scenario=ScenarioRef(
             name=sc.name, reference=scenario_reference(sc), sha256=scenario_sha256(sc)
@@ -172,6 +181,14 @@ def summary(path: Path, result: Result) -> str:
         vals = [v for v in fix if v is not None]
         score = f"fix_success_rate {float(np.mean(vals)):.3f}" if vals else "no return"
     return f"{what}: {score} -> {path}"
+
+
+def _submission(kind: Any) -> bool:
+    if kind is None:
+        return False
+    if kind != "submission":
+        raise UsageError(f"kind={kind!r}: expected null (from the agent spec) or submission")
+    return True
 
 
 def _check_group_args(argv: list[str]) -> None:
@@ -205,6 +222,7 @@ def main(cfg: DictConfig) -> None:
             episodes=None if cfg.get("episodes") is None else as_int(cfg, "episodes", minimum=1),
             days=as_float(cfg, "days", allow_none=True, positive=True),
             name=None if cfg.get("name") is None else str(cfg.name),
+            submission=_submission(cfg.get("kind")),
         )
     print(summary(path, result))
 

@@ -5,6 +5,12 @@ Usage::
     python -m experiments.leaderboard                         # results/ -> LEADERBOARD.md
     python -m experiments.leaderboard results=<dir> split=dev out=<file>
     python -m experiments.leaderboard verify=true results=<dir>
+    python -m experiments.leaderboard submit=<policy dir> name=<entry> protocol.salt=<secret>
+
+``submit=<exported policy dir> name=<entry>`` evaluates a submitted ONNX policy itself on the
+hidden test seeds of every scenario of its card's role (``experiments.submission``: the file is
+checked as untrusted input, each evaluation runs in a subprocess with time and memory limits) and
+adds its results as kind ``submission``; a refused submission is one line with the reason.
 
 ``verify=true`` replays every stored episode (``experiments.verify.verify``) and refuses, in one
 line naming the file and the episode (exit 1), any result whose re-derived return or digest
@@ -50,7 +56,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from experiments.errors import UsageError, fail, run_entry, user_errors
+from experiments.errors import UsageError, as_float, as_int, fail, run_entry, user_errors
 from experiments.protocol import SPLITS, Protocol, check_protocol_args, load_protocol
 from experiments.results import check_results_dir, read_result
 from experiments.stats import bootstrap_ci, iqm, poi_ci, probability_of_improvement
@@ -275,6 +281,21 @@ def write_board(
     return out
 
 
+def _submit(cfg: DictConfig, root: Path, protocol: str, salt: Any) -> None:
+    from experiments.submission import Limits, submit
+
+    if cfg.get("name") is None:
+        raise UsageError("name: a submission needs name=<entry> (its name on the board)")
+    limits = Limits(
+        timeout_s=as_float(cfg, "submit_timeout_s", positive=True),
+        memory_mb=as_int(cfg, "submit_memory_mb", minimum=256),
+    )
+    files = submit(Path(str(cfg.submit)), str(cfg.name), protocol=protocol, results=root,
+                   salt=None if salt is None else str(salt), limits=limits)  # fmt: skip
+    for f in files:
+        print(f"leaderboard: submission: {f}")
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="leaderboard")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: verify, or write the board."""
@@ -289,6 +310,9 @@ def main(cfg: DictConfig) -> None:
                   f"all match ({root})")  # fmt: skip
             return
         proto_cfg: Any = cfg.get("protocol") or {}
+        if cfg.get("submit") is not None:
+            _submit(cfg, root, str(proto_cfg.get("name")), proto_cfg.get("salt"))
+            return
         figs = None if cfg.get("figures") is None else Path(str(cfg.figures))
         path = write_board(
             root, str(proto_cfg.get("name")), str(cfg.split), Path(str(cfg.out)), figs
