@@ -12,6 +12,11 @@ cost       the scenario's warehouse, no deferral  twice the warehouse while a co
                                                   the base size; defer during faults
 =========  =====================================  ======================================
 
+``NoopPolicy`` does nothing a role can do: triage closes every incident without action (route
+``none``), sla keeps every threshold, cost keeps the scenario's warehouse and defers nothing (for
+sla and cost that is what the rules do too: their organization has no optimizer in these slots).
+It is the do-nothing line a benchmark must keep below the rules.
+
 ``RandomPolicy`` samples the action space (respecting ``action_masks()`` where the env has one).
 The oracle is an upper bound for analysis — never a leaderboard entry — and needs the env itself
 (it reads ``info``-level truth), so it is built with ``baseline(role, "oracle", env)``.
@@ -19,7 +24,7 @@ The oracle is an upper bound for analysis — never a leaderboard entry — and 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import gymnasium as gym
 import numpy as np
@@ -29,6 +34,8 @@ from agents.slots.features import TRIAGE_FEATURES
 from envs.cost import SIZE_FACTORS
 from envs.sla import FAMILIES
 
+BASELINES: Final[tuple[str, ...]] = ("noop", "random", "rules", "oracle")
+"""Every baseline name ``baseline`` builds."""
 _ROUTE0 = TRIAGE_FEATURES.index(f"rules_route_{ROUTES[0]}")
 _CONTENTION = {
     "noisy_neighbor",
@@ -55,6 +62,21 @@ class RandomPolicy:
             return int(self.rng.choice(valid)), None
         assert isinstance(space, gym.spaces.MultiDiscrete)
         return np.array([self.rng.integers(n) for n in space.nvec], dtype=np.int64), None
+
+
+class NoopPolicy:
+    """Do nothing: route ``none`` (triage), keep thresholds (sla), keep the size (cost)."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> tuple[Any, None]:
+        """Return the role's do-nothing action (``obs`` is not read)."""
+        if self.role == "triage":
+            return ROUTES.index("none"), None
+        if self.role == "sla":
+            return np.ones(len(FAMILIES), dtype=np.int64), None
+        return np.array([SIZE_FACTORS.index(1.0), 0], dtype=np.int64), None
 
 
 class RulesPolicy:
@@ -96,15 +118,17 @@ class OraclePolicy:
 
 
 def baseline(role: str, name: str, env: gym.Env[Any, Any], seed: int = 0) -> Any:
-    """The baseline ``name`` (random, rules, oracle) of ``role`` for ``env``.
+    """The baseline ``name`` (noop, random, rules, oracle) of ``role`` for ``env``.
 
     Raises:
         ValueError: for an unknown baseline name.
     """
+    if name == "noop":
+        return NoopPolicy(role)
     if name == "random":
         return RandomPolicy(env, seed)
     if name == "rules":
         return RulesPolicy(role)
     if name == "oracle":
         return OraclePolicy(role, env)
-    raise ValueError(f"baseline: unknown {name!r}; expected random, rules or oracle")
+    raise ValueError(f"baseline: unknown {name!r}; expected noop, random, rules or oracle")

@@ -1,0 +1,134 @@
+"""``experiments.leaderboard``: the board from stored results, and ``verify=true`` by replay."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments.evaluate import evaluate
+from experiments.leaderboard import collect, role_rows, write_board
+from experiments.protocol import load_protocol
+from tests.conftest import ROOT
+
+QUICK = {"episodes": 2, "days": 3.0, "split": "dev"}  # 1 day is all warm-up
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> Path:
+    """Triage baselines on two scenarios, an organization, and sla without a random baseline."""
+    root = tmp_path_factory.mktemp("results")
+    for sc in ("sc0001", "sc0002"):
+        for b in ("noop", "random", "rules", "oracle"):
+            evaluate(f"baseline:{b}", "triage", sc, results=root, **QUICK)
+    evaluate("baseline:random", "triage", "sc0001", results=root, seed=1, **QUICK)
+    evaluate("org:static", "triage", "sc0001", results=root, **QUICK)
+    evaluate("baseline:rules", "sla", "sc0001", results=root, **QUICK)
+    return root
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "experiments.leaderboard", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def test_rows_rank_entries_and_keep_the_oracle_as_reference(stored):
+    proto = load_protocol("v1")
+    rows = role_rows(proto, "triage", collect(stored, proto, "dev")["triage"])
+    by = {r["label"]: r for r in rows}
+    assert [r["label"] for r in rows][-1] == "baseline:oracle"
+    assert by["baseline:oracle"]["reference"] and "rank" not in by["baseline:oracle"]
+    assert "org:static" not in by  # organizations have their own table
+    ranked = [r for r in rows if "rank" in r]
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+    assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
+    assert (
+        by["baseline:random"]["seeds"] == 2 and by["baseline:random"]["episodes"] == 6
+    )  # 2 + 2 on sc0001, 2 on sc0002
+    for r in ranked:
+        lo, hi = r["ci"]
+        assert lo <= r["score"] <= hi
+        assert 0.0 <= r["poi"] <= 1.0
+    assert by["baseline:rules"]["poi"] == 0.5  # the rules against themselves
+    groups = [r["group"] for r in ranked]
+    assert groups == sorted(groups) and groups[0] == 1
+
+
+def test_a_scenario_that_cannot_be_normalized_is_shown_as_a_dash(stored):
+    proto = load_protocol("v1")
+    (row,) = role_rows(proto, "sla", collect(stored, proto, "dev")["sla"])
+    assert row["score"] is None and row["per_scenario"]["sc0001"] is None  # no random baseline
+
+
+def test_the_board_is_written_deterministically(stored, tmp_path):
+    a = write_board(stored, "v1", "dev", tmp_path / "a.md")
+    b = write_board(stored, "v1", "dev", tmp_path / "b.md")
+    assert a.read_bytes() == b.read_bytes()
+    text = a.read_text()
+    assert "## triage" in text and "| ref. | – | baseline:oracle |" in text
+    assert "| org:static | sc0001 |" in text
+    assert "No results." in text  # cost
+    assert (
+        write_board(stored, "v1", "test", tmp_path / "t.md").read_text().count("No results.") == 3
+    )
+
+
+def test_the_cli_writes_the_board(stored, tmp_path):
+    out = tmp_path / "LEADERBOARD.md"
+    r = _cli(f"results={stored}", "split=dev", f"out={out}", f"figures={tmp_path / 'figs'}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"leaderboard: {out}"
+    assert out.read_text().startswith("# dataops-gym leaderboard — protocol v1, dev set")
+
+
+def test_verify_passes_and_fails_on_a_tampered_copy(stored, tmp_path):
+    r = _cli("verify=true", f"results={stored}")
+    assert r.returncode == 0, r.stderr
+    assert "11 result files, 22 episodes replayed: all match" in r.stdout
+    bad = tmp_path / "bad"
+    shutil.copytree(stored, bad)
+    path = bad / "v1/triage/sc0002/baseline/rules/0.json"
+    data = json.loads(path.read_text())
+    data["episodes"][0]["return"] += 1.0
+    path.write_text(json.dumps(data))
+    r = _cli("verify=true", f"results={bad}")
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    assert lines[0].startswith(f"leaderboard: error: {path}: episode 0 (seed 1000000): return")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["protocol=v9"], "protocol: unknown protocol 'v9'"),
+        (["results=/nonexistent/results"], "not a directory"),
+        (["split=eval"], "split: expected dev or test"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, args, message):
+    out = tmp_path / "LB.md"
+    results = [] if args[0].startswith("results=") else [f"results={tmp_path}"]
+    r = _cli(f"out={out}", f"figures={tmp_path / 'figs'}", *args, *results)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("leaderboard: error:") and message in lines[0]
+    assert not out.exists() and not (tmp_path / "figs").exists()
+
+
+def test_figures_are_written_embedded_and_reproducible(stored, tmp_path):
+    out = write_board(stored, "v1", "dev", tmp_path / "LB.md", tmp_path / "figs")
+    pngs = sorted((tmp_path / "figs").iterdir())
+    assert [p.name for p in pngs] == [
+        "leaderboard_triage_intervals.png", "leaderboard_triage_profile.png",
+    ]  # fmt: skip
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+    text = out.read_text()
+    assert "](figs/leaderboard_triage_intervals.png)" in text
+    first = [p.read_bytes() for p in pngs]
+    write_board(stored, "v1", "dev", tmp_path / "LB.md", tmp_path / "figs")
+    assert [p.read_bytes() for p in pngs] == first
