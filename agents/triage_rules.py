@@ -45,8 +45,8 @@ RENAME_NULL_RATE = 0.45
 """A key column more null than this is a mapping gone wrong, not a source sending empty values
 (a source's empty values add at most 40%: ``envs.sim.causal``)."""
 HOLIDAY_AS_EXPECTED = 0.75
-"""On a business holiday, a partition at least this share of its (calendar-aware) expected
-volume is the holiday's own drop."""
+"""On a business holiday, a partition from this share of its (calendar-aware) expected volume
+up to 1.3 times it is the holiday's own drop (more is a volume surge, not the holiday)."""
 QUALITY_SIGNALS = frozenset(
     {"null_rate", "duplicate_rate", "value_mean", "volume", "check_failure"}
 )
@@ -295,7 +295,7 @@ class TriageRules:
             )  # fmt: skip
         if "volume" in kinds:
             day = int(w.now // 1440)
-            if day in self.holidays and ratio >= HOLIDAY_AS_EXPECTED:
+            if day in self.holidays and HOLIDAY_AS_EXPECTED <= ratio <= 1.3:
                 # the expectation knows the calendar: a partition at a holiday's usual size is
                 # the holiday; one well below it is a fault that happened on a holiday
                 facts.append("volume drop on a business holiday, of the usual holiday size")
