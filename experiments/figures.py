@@ -123,9 +123,12 @@ def draw_retail_dag(path: Path) -> Path:
                 fontweight="bold")  # fmt: skip
     for a in pipe.assets:
         for u in a.upstream:
-            (x0, y0), (x1, y1) = pos[u], pos[a.name]
+            pts = _edge_route(pos[u], pos[a.name], pos, box_w)
+            if len(pts) > 2:
+                ax.plot([x for x, _ in pts[:-1]], [y for _, y in pts[:-1]], color="0.5",
+                        linewidth=0.8, zorder=1)  # fmt: skip
             ax.add_patch(FancyArrowPatch(
-                (x0 + box_w / 2, y0), (x1 - box_w / 2, y1), arrowstyle="-|>", mutation_scale=8,
+                pts[-2], pts[-1], arrowstyle="-|>", mutation_scale=8,
                 color="0.5", linewidth=0.8, shrinkA=0, shrinkB=1, zorder=1,
             ))  # fmt: skip
     for a in pipe.assets:
@@ -146,6 +149,28 @@ def draw_retail_dag(path: Path) -> Path:
     )
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _edge_route(
+    start: tuple[float, float],
+    end: tuple[float, float],
+    pos: dict[str, tuple[float, float]],
+    box_w: float,
+) -> list[tuple[float, float]]:
+    """The points of an edge from ``start`` to ``end`` (box centres), never under a box.
+
+    Straight to the next column; through a column it crosses, along the gap between two of its
+    boxes (half a row from a box) nearest the straight line.
+    """
+    (x0, y0), (x1, y1) = start, end
+    pts = [(x0 + box_w / 2, y0)]
+    for col in range(int(x0) + 1, int(x1)):
+        rows = sorted(y for x, y in pos.values() if x == col)
+        lanes = [rows[0] - 0.5] + [y + 0.5 for y in rows]
+        straight = y0 + (y1 - y0) * (col - x0) / (x1 - x0)
+        lane = min(lanes, key=lambda y: (abs(y - straight), y))
+        pts += [(col - box_w / 2 - 0.03, lane), (col + box_w / 2 + 0.03, lane)]
+    return [*pts, (x1 - box_w / 2, y1)]
 
 
 def _box(x: float, y: float, w: float, h: float, color: str, blocking: bool) -> Any:
