@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RAY_STAMP := $(VENV)/.installed-ray
 
-.PHONY: run test lint typecheck format bench install clean
+.PHONY: run test lint typecheck format bench figures install clean
 
 # Create or update the virtual environment. torch is pinned first so that nothing pulls a
 # multi-GB CUDA build; everything else comes from pyproject.toml.
@@ -54,6 +54,10 @@ test: $(RAY_STAMP) lint typecheck
 
 bench: $(STAMP)
 	$(PY) -m experiments.bench part=all
+
+# The pictures embedded in README.md (docs/figures/*.png), drawn deterministically.
+figures: $(STAMP)
+	$(PY) -m experiments.figures
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache .mypy_cache .ruff_cache .hypothesis

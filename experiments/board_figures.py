@@ -4,7 +4,8 @@ Per role, from ``experiments.leaderboard.role_rows``:
 
 - ``leaderboard_<role>_intervals.png``: each entry's score (rules-normalized IQM) with its 95 %
   CI, best first; dotted lines at random (0) and the rules (1); the oracle in grey, marked as a
-  reference that reads hidden ground truth;
+  reference that reads hidden ground truth; the axis starts at ``LEFT_LIMIT`` at the lowest, an
+  entry whose whole CI lies further left is an arrow at the edge labelled with its score;
 - ``leaderboard_<role>_profile.png``: rliable's performance profile — the fraction of (training
   seed, episode) runs whose normalized score exceeds τ, for τ from −1 to past the best scores.
 
@@ -22,6 +23,8 @@ import numpy as np
 from experiments.stats import performance_profile
 
 _METADATA = {"Software": None}
+LEFT_LIMIT = -1.0
+"""Left end of the interval plot's axis: a whole rules-random gap below random."""
 
 
 def _plotted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -38,11 +41,22 @@ def interval_figure(role: str, rows: list[dict[str, Any]], path: Path) -> Path |
     fig = Figure(figsize=(7.0, 0.5 * len(shown) + 1.4))
     ax = fig.add_subplot()
     ys = np.arange(len(shown))[::-1]
+    # a do-nothing entry far below random would squeeze every other interval into a few pixels:
+    # the axis stops at LEFT_LIMIT and such an entry is an arrow at the edge with its score
+    left = max(min(min(r["ci"][0] for r in shown), -0.2), LEFT_LIMIT) - 0.1
+    right = max(max(r["ci"][1] for r in shown), 1.0) + 0.1
     for y, r in zip(ys, shown, strict=True):
         lo, hi = r["ci"]
         color = "0.6" if r["reference"] else "C0"
+        if hi < left:
+            ax.plot(left, y, marker="<", color=color, markersize=9, clip_on=False)
+            ax.annotate(f"{r['score']:.2f} [{lo:.2f}, {hi:.2f}], off the axis", (left, y),
+                        xytext=(8, 0), textcoords="offset points", va="center", fontsize=8,
+                        color=color)  # fmt: skip
+            continue
         ax.errorbar(r["score"], y, xerr=[[r["score"] - lo], [hi - r["score"]]], fmt="o",
                     color=color, capsize=4)  # fmt: skip
+    ax.set_xlim(left, right)
     ax.set_yticks(ys)
     ax.set_yticklabels(
         [f"{r['label']} (reference: hidden truth)" if r["reference"] else r["label"] for r in shown]
@@ -82,7 +96,7 @@ def profile_figure(role: str, rows: list[dict[str, Any]], path: Path) -> Path | 
     ax.set_ylabel("fraction of runs with score > τ")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{role}: performance profile")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, metadata=_METADATA)
