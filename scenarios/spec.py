@@ -9,6 +9,7 @@ Times are in minutes unless the field name says otherwise.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -207,6 +208,19 @@ def _find_cycle(upstream: dict[str, tuple[str, ...]]) -> list[str]:
     return []
 
 
+def _check_root_causes(subtype: Subtype, root_causes: Mapping[RootCause, float] | None) -> None:
+    """Root-cause weights must name causes of ``subtype`` and have a positive total."""
+    allowed = TAXONOMY[subtype][1]
+    for cause in root_causes or {}:
+        if cause not in allowed:
+            raise ValueError(
+                f"root_causes: {cause!r} cannot produce {subtype!r}; "
+                f"expected one of {', '.join(allowed)}"
+            )
+    if root_causes is not None and sum(root_causes.values()) <= 0:
+        raise ValueError("root_causes: weights sum to 0; expected a positive total")
+
+
 class FaultSpec(_Frozen):
     """A fault process: Poisson onsets of one subtype.
 
@@ -230,15 +244,7 @@ class FaultSpec(_Frozen):
 
     @model_validator(mode="after")
     def _causes_fit(self) -> FaultSpec:
-        allowed = TAXONOMY[self.subtype][1]
-        for cause in self.root_causes or {}:
-            if cause not in allowed:
-                raise ValueError(
-                    f"root_causes: {cause!r} cannot produce {self.subtype!r}; "
-                    f"expected one of {', '.join(allowed)}"
-                )
-        if self.root_causes is not None and sum(self.root_causes.values()) <= 0:
-            raise ValueError("root_causes: weights sum to 0; expected a positive total")
+        _check_root_causes(self.subtype, self.root_causes)
         return self
 
 
@@ -284,15 +290,7 @@ class CascadeSpec(_Frozen):
             raise ValueError(
                 f"delay_min: [{low}, {high}] has low above high; expected [low, high], low <= high"
             )
-        allowed = TAXONOMY[self.subtype][1]
-        for cause in self.root_causes or {}:
-            if cause not in allowed:
-                raise ValueError(
-                    f"root_causes: {cause!r} cannot produce {self.subtype!r}; "
-                    f"expected one of {', '.join(allowed)}"
-                )
-        if self.root_causes is not None and sum(self.root_causes.values()) <= 0:
-            raise ValueError("root_causes: weights sum to 0; expected a positive total")
+        _check_root_causes(self.subtype, self.root_causes)
         return self
 
 

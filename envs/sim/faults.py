@@ -319,12 +319,20 @@ def _eligible(a: Asset, cause: str) -> bool:
 
 
 def fault_params(
-    cause: str, root: Asset, rng: np.random.Generator, mag: float, slots: int
+    cause: str,
+    root: Asset,
+    rng: np.random.Generator,
+    mag: float,
+    slots: int,
+    variant_name: str | None = None,
 ) -> tuple[dict[str, Any], float]:
-    """Draw a fault's cause-specific parameters; returns (params, effective magnitude)."""
+    """Draw a fault's cause-specific parameters; returns (params, effective magnitude).
+
+    ``variant_name`` chooses the variant instead of the draw (the draw is made all the same).
+    """
     u = float(rng.random())
     col = int(rng.integers(root.n_keys))
-    variant = _pick_variant(cause, root, rng)
+    variant = _pick_variant(cause, root, rng, variant_name)
     p: dict[str, Any] = {"col": col}
     if cause == "replayed_load":
         m = 0.45 + 0.05 * u
@@ -373,16 +381,29 @@ def fault_params(
     return p, m
 
 
-def _pick_variant(cause: str, root: Asset, rng: np.random.Generator) -> Variant | None:
+def _pick_variant(
+    cause: str, root: Asset, rng: np.random.Generator, name: str | None = None
+) -> Variant | None:
     """One more draw, only for causes that have variants: which one this fault is.
 
     A variant that shows at the root's ingestions (``held`` False) needs one: on a Source without
-    an Ingestion consumer the fault is drawn as the cause's first variant instead.
+    an Ingestion consumer the fault is drawn as the cause's first variant instead. ``name``
+    chooses the variant (after the same draw).
+
+    Raises:
+        KeyError: if ``name`` is not one of the cause's variants.
     """
     variants = CAUSES[cause].variants  # type: ignore[index]
     if not variants:
+        if name is not None:
+            raise KeyError(f"variant: {cause} has no variants; expected none")
         return None
     uv = float(rng.random())
+    if name is not None:
+        names = [v.name for v in variants]
+        if name not in names:
+            raise KeyError(f"variant: {cause} has no variant {name!r}; expected {names}")
+        return variants[names.index(name)]
     acc = 0.0
     pick = variants[-1]
     for v in variants:

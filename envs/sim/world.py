@@ -198,14 +198,8 @@ class World(FaultDynamics):
                 f"asset: {a.name} is on {a.layer}; {cause} needs one of {model.layers}"
             )
         params, mag = fault_params(
-            cause, a, self.streams["faults"], magnitude, int(self.warehouse.capacity)
+            cause, a, self.streams["faults"], magnitude, int(self.warehouse.capacity), variant
         )
-        if variant is not None:
-            names = [v.name for v in model.variants]
-            if variant not in names:
-                raise KeyError(f"variant: {cause} has no variant {variant!r}; expected {names}")
-            params["variant"] = variant
-            params.update(model.variants[names.index(variant)].overrides)
         dur = model.duration_median_min
         end = at + dur * magnitude if dur > 0 else INF
         f = Fault(

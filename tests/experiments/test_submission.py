@@ -13,11 +13,8 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
-from sb3_contrib import MaskablePPO
 
-from agents.deploy.export import export_policy
 from agents.deploy.runtime import sha256_of
-from envs.factory import make_env
 from experiments.results import read_result
 from experiments.submission import Limits, SubmissionError, check_untrusted_onnx, submit
 from experiments.verify import verify
@@ -92,14 +89,10 @@ def test_garbage_is_refused(tmp_path):
         check_untrusted_onnx(path)
 
 
-@pytest.fixture(scope="module")
-def policy_dir(tmp_path_factory) -> Path:
-    env = make_env("sc0001", "triage")
-    d = tmp_path_factory.mktemp("submitted")
-    export_policy(MaskablePPO("MlpPolicy", env, device="cpu", seed=0), env, d,
-                  algo="maskable_ppo", scenario="sc0001", role="triage",
-                  env_id="dataops/LateArrival-v0")  # fmt: skip
-    return d
+@pytest.fixture
+def policy_dir(untrained_triage_policy: Path) -> Path:
+    """The shared exported triage policy (tests/conftest.py)."""
+    return untrained_triage_policy
 
 
 def test_a_fair_submission_is_evaluated_on_every_scenario_of_its_role(policy_dir, tmp_path):

@@ -12,7 +12,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
 from agents.deploy.export import export_policy
@@ -23,14 +22,10 @@ from tests.conftest import ROOT
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def triage_dir(tmp_path_factory) -> Path:
-    env = make_env("sc0001", "triage")
-    out = tmp_path_factory.mktemp("triage")
-    export_policy(MaskablePPO("MlpPolicy", env, device="cpu", seed=0), env, out,
-                  algo="maskable_ppo", scenario="sc0001", role="triage",
-                  env_id="dataops/LateArrival-v0")  # fmt: skip
-    return out
+@pytest.fixture
+def triage_dir(untrained_triage_policy: Path) -> Path:
+    """The shared exported triage policy (tests/conftest.py)."""
+    return untrained_triage_policy
 
 
 @pytest.fixture(scope="module")
