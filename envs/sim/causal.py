@@ -53,14 +53,18 @@ partition twice (duplicate rate ~0.5, volume x2; best fix ``dedupe``); ``bad_joi
 Transformation asset fans rows out (duplicate rate 3–25%, volume up by the same, persists until
 the model is rerun; ``dedupe`` rarely clears fan-out duplicates; best fix ``rerun``).
 
-Symptom "nulls": ``source_nulls`` (null rate +10–40% on a key column while the source is bad,
-median 6 h; best fix ``backfill`` once the source is good) vs ``upstream_rename`` (a renamed
-column maps to nulls: +15–100%, as much as the renamed column was populated; best
-``apply_schema_mapping``). 50% of renames are ``versioned``: the schema version changes; 50% are
-``silent``: the source renames behind a view and keeps its schema version, and the message names
-the rename only 15% of the time, so only the null rate tells (above 40% no source_nulls fault
-reaches; from 15% to 40% both do). A benign added
-column (noise) also changes the schema version, so a schema change is only partial evidence.
+Symptom "nulls": ``source_nulls`` (null rate +10–60% on a key column while the source is bad,
+median 6 h; the vendor's nightly export is 3x likelier to go bad at night; best fix ``backfill``
+once the source is good) vs ``upstream_rename`` (a renamed column maps to nulls: +15–90%, as much
+as the renamed column was populated; producers deploy in business hours, 2x likelier from 9 to
+18 h; best ``apply_schema_mapping``). 40% of renames are ``versioned``: the schema version
+changes; 60% are ``silent``: the source renames behind a view and keeps its schema version, and
+the message names the rename only 15% of the time, so the null rate and the hour tell, neither
+for sure (above 60% no source_nulls fault reaches; from 15% to 60% both do). A wrong choice
+costs either way: a mapping on a column that was not renamed breaks it (collateral nulls until
+rolled back, and the source is still bad); a backfill of a renamed column re-reads the same
+nulls, hours later. A benign added column (noise) also changes the schema version, so a schema
+change is only partial evidence.
 
 Symptom "volume drop": ``partial_extract`` (1–3 partitions at 20–60% volume; ``backfill``) vs
 ``upstream_filter_change`` (persistent 30–70% at the Source; ``escalate``). Holidays (noise) drop
@@ -70,8 +74,10 @@ Symptom "distribution shift": ``unit_change`` at a Source (mean x100 or x0.01; `
 vs ``stale_reference`` in a Transformation (mean ±15–40%; ``rerun``).
 
 Symptom "schema test fails" (``validation_failure``): ``column_renamed`` (``apply_schema_mapping``)
-vs ``type_changed`` (a schema migration, out of the agents' scope: ``escalate``); the error text
-names the cause only 60–70% of the time.
+vs ``type_changed`` (a schema migration, out of the agents' scope: ``escalate``; migrations are
+deployed in business hours, 2x likelier from 9 to 18 h); the error text names the cause only half
+the time. A mapping cannot convert a retyped column: applied to one, it casts the values that do
+not parse to NULL (collateral until rolled back).
 
 Symptom "slow runs / queueing" (``performance_degradation``): ``plan_regression`` (one asset's
 runtime x4–10; ``kill_query``, which kills and reruns with the last good plan), ``data_skew``
@@ -226,15 +232,15 @@ CAUSES: Final[dict[RootCause, Cause]] = {
     ),
     "source_nulls": Cause(
         "nulls", "quality_anomaly", ("Ingestion",), "corrupt", 360.0, 0,
-        {}, ("source extract contains empty {col} values",), 0.3, FLAT,
+        {}, ("source extract contains empty {col} values",), 0.3, NIGHT,
         {"backfill": 0.9, "escalate": 0.95}, "backfill",
     ),
     "upstream_rename": Cause(
         "nulls", "quality_anomaly", ("Ingestion",), "corrupt", 0.0, 0,
-        {}, ("column {col} missing in source; mapped to NULL",), 0.3, FLAT,
+        {}, ("column {col} missing in source; mapped to NULL",), 0.3, PEAK,
         {"apply_schema_mapping": 0.95, "escalate": 0.95}, "apply_schema_mapping",
-        (Variant("versioned", 0.5, {}, ("column {col} missing in source; mapped to NULL",), 0.3),
-         Variant("silent", 0.5, {}, ("column {col} missing in source; mapped to NULL",), 0.15,
+        (Variant("versioned", 0.4, {}, ("column {col} missing in source; mapped to NULL",), 0.3),
+         Variant("silent", 0.6, {}, ("column {col} missing in source; mapped to NULL",), 0.15,
                  overrides=(("schema_delta", 0),))),
     ),
     "partial_extract": Cause(
@@ -259,13 +265,13 @@ CAUSES: Final[dict[RootCause, Cause]] = {
     ),
     "column_renamed": Cause(
         "schema_drift", "validation_failure", ("Ingestion",), "schema", 0.0, 0,
-        {"SchemaError": 1.0}, ("column {col} not found; found {col}_v2",), 0.65, FLAT,
+        {"SchemaError": 1.0}, ("column {col} not found; found {col}_v2",), 0.5, FLAT,
         {"apply_schema_mapping": 0.95, "escalate": 0.95}, "apply_schema_mapping",
     ),
     "type_changed": Cause(
         "schema_drift", "validation_failure", ("Ingestion",), "schema", 0.0, 0,
-        {"SchemaError": 1.0}, ("column {col} expected DECIMAL, got VARCHAR",), 0.65, FLAT,
-        {"escalate": 0.95, "apply_schema_mapping": 0.15}, "escalate",
+        {"SchemaError": 1.0}, ("column {col} expected DECIMAL, got VARCHAR",), 0.5, PEAK,
+        {"escalate": 0.95}, "escalate",
     ),
     "plan_regression": Cause(
         "slow_query", "performance_degradation", ("Transformation", "Warehouse"), "slow", 0.0, 0,

@@ -341,10 +341,10 @@ def fault_params(
         m = min(0.9, (0.03 + 0.22 * u) * mag)
         p.update(dup_add=m, vol_factor=1.0 + m)
     elif cause == "source_nulls":
-        m = min(1.0, (0.1 + 0.3 * u) * mag)
+        m = min(1.0, (0.1 + 0.5 * u) * mag)
         p.update(null_add=m)
     elif cause == "upstream_rename":
-        m = 0.15 + 0.85 * u
+        m = 0.15 + 0.75 * u
         p.update(null_add=m, schema_delta=1)
     elif cause == "partial_extract":
         m = 0.2 + 0.4 * u
