@@ -173,6 +173,11 @@ class TriageEnv(DataOpsEnv):
     - v0, new id: ``dataops/Mixed-v0`` (SC-0004 ``mixed``: every issue type with cascades on the
       logistics topology, the generalization scenario); spaces are those of every id, and
       behaviour under the other ids is unchanged.
+    - v0, pre-release revision: SC-0002 v3 (ambiguous nulls and schema tests,
+      ``envs.sim.causal``; a mapping on a retyped column is collateral) and the rules' nulls
+      revision (``agents.triage_rules.RENAME_NULL_RATE`` 0.45 -> 0.15). Spaces and reward are
+      unchanged; seeded rollouts on SC-0002, SC-0004 and scenarios with nulls or schema faults
+      are not.
     """
 
     role = "triage"
