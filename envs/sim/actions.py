@@ -20,7 +20,8 @@ backfill               re-executes windows ``start``..``end`` (default: damaged 
                        downstream (not on Source assets)
 quarantine             withholds a window (default: all damaged, else the latest) from
                        consumers; consumers proceed without it. Undo restores it.
-dedupe                 removes duplicates from the asset's damaged windows (10 min)
+dedupe                 removes duplicates from the asset's damaged windows (10 min; needs a
+                       written partition with more than ``DEDUPE_MIN_RATE`` duplicated rows)
 apply_schema_mapping   maps renamed/retyped columns (10 min); on an asset without such a fault
                        it breaks a column (collateral). Undo removes the mapping.
 block_downstream       consumers stop reading the asset (contains bad data, delays
@@ -69,6 +70,11 @@ UNDOABLE = frozenset(
     {"quarantine", "apply_schema_mapping", "block_downstream", "scale_warehouse", "reprioritize"}
 )
 DRAWN_EFFECTS = frozenset({"corrupt", "schema", "slow", "external", "storm", "demand"})
+DEDUPE_MIN_RATE = 0.005
+"""``dedupe`` needs a written partition with more duplicated rows than this (ten times the
+baseline noise of an asset without a uniqueness test, ``envs.sim.assets.BASE_DUPLICATE_RATE``;
+the smallest fault adds 3%): there is nothing to deduplicate on a late or failed asset, and a
+dedupe that waited ten minutes and then re-ran would be a wait in disguise."""
 _PARAMS: dict[str, dict[str, tuple[type, float, float]]] = {
     "retry": {"attempts": (int, 1, 10), "backoff_min": (float, 0.5, 240.0)},
     "wait": {"minutes": (float, 1.0, 1440.0)},
@@ -242,6 +248,13 @@ def precondition(world: WorldLike, action: Action) -> str:
             return f"params: start {p['start']} is after end {p['end']}"
         if kind == "apply_schema_mapping" and a.mapping:
             return f"{kind}: {a.name} already has a schema mapping"
+        if kind == "dedupe" and not any(
+            r.duplicate_rate > DEDUPE_MIN_RATE for r in a.records.values()
+        ):
+            return (
+                f"dedupe: {a.name} has no partition with duplicates "
+                f"(more than {DEDUPE_MIN_RATE:.1%} of rows)"
+            )
     elif kind == "quarantine":
         assert a is not None
         w = p.get("window")

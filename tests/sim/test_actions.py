@@ -97,6 +97,34 @@ def test_dedupe_fixes_a_replayed_load(quiet_world):
     assert all(rec.duplicate_rate < 0.02 for k, rec in a.records.items() if k * a.every >= T0)
 
 
+def test_dedupe_needs_duplicates_so_it_cannot_stand_in_for_a_wait(quiet_world):
+    # a failed ingestion holds nothing to deduplicate: dedupe is refused (and masked for a
+    # learned route), not a ten-minute pause followed by a rerun
+    w = quiet_world()
+    a = _asset(w, "Ingestion")
+    w.inject("transient_network", a.idx, T0)
+    w.run(until=T0 + 70)
+    assert _failed(w, a)
+    assert not allowed(w, "dedupe", a.idx)
+    with pytest.raises(ActionError, match="no partition with duplicates"):
+        w.act("dedupe", a.idx)
+    b = _asset(w, "Ingestion", lambda x: x is not a)
+    w.inject("replayed_load", b.idx, w.now)
+    w.run(until=w.now + 70)
+    assert allowed(w, "dedupe", b.idx)
+
+
+def test_a_mapping_cannot_convert_a_retyped_column(quiet_world):
+    w = quiet_world()
+    a = _asset(w, "Ingestion")
+    f = w.inject("type_changed", a.idx, T0)
+    w.run(until=T0 + 70)
+    aid = w.act("apply_schema_mapping", a.idx)
+    _settle(w, aid)
+    assert w.actions[-1].outcome == "collateral" and not f.resolved
+    assert [g for g in w.faults if g.caused_by_action == aid]
+
+
 def test_dedupe_rarely_fixes_a_bad_join_but_rerun_does(quiet_world):
     outcomes = []
     for seed in range(6):
