@@ -178,6 +178,10 @@ class TriageEnv(DataOpsEnv):
       revision (``agents.triage_rules.RENAME_NULL_RATE`` 0.45 -> 0.15). Spaces and reward are
       unchanged; seeded rollouts on SC-0002, SC-0004 and scenarios with nulls or schema faults
       are not.
+    - v0, pre-release revision: ``dedupe`` is masked on a target without a partition holding
+      duplicates (``envs.sim.actions.DEDUPE_MIN_RATE``); before, it was a ten-minute wait in
+      disguise that MaskablePPO learned to take on late data. The observation is unchanged; the
+      masks of seeded rollouts, and the rollouts of policies that took it, are not.
     """
 
     role = "triage"
