@@ -20,6 +20,7 @@ LADDERS: dict[str, list[Rung]] = {
                                     ("wait", {"minutes": 60.0}), ("wait", {"minutes": 60.0})],
     "transient_failure": [("retry", {"attempts": 1, "backoff_min": 5.0})],
     "credentials_expired": [],
+    "credentials_expired/unconfirmed": [("retry", {"attempts": 1, "backoff_min": 5.0})],
     "late_arrival/delayed": [("sleep", {"minutes": 60.0}), ("sleep", {"minutes": 60.0})],
     "duplicates/replayed_load": [("dedupe", {}), ("rerun", {})],
     "duplicates/bad_join": [("rerun", {}), ("rerun", {})],

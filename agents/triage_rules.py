@@ -12,14 +12,15 @@ tried in order, the first that recognizes the incident proposing:
 family              recognizes
 ==================  ==============================================================================
 failed runs         a retry storm (≥ 6 failures of one job in 30 min), a proxy blip (the proxy
-                    named in the error: retry), expired credentials (auth errors: escalate), a
+                    named in the error: retry), expired credentials (auth errors whose message
+                    names a credential: escalate; a bare 403: one retry first, then escalate), a
                     source visibly down (late source, one shared source, a sensor timeout: wait,
                     never retry into it), a likely outage (a 503, or failures at night, when
                     vendors maintain: the outage ladder, one cheap retry first) or a transient
                     failure (one retry: a second would lock a masked expired credential)
 schema tests        a failing schema test: a column changed type, or was renamed
-bad data            duplicates (replayed load or bad join), nulls (upstream rename or source
-                    nulls), a shifted value mean (unit change or stale reference), a volume change
+bad data            duplicates (replayed load or bad join), nulls (upstream rename, tried first
+                    above 15% nulls, or source nulls), a shifted value mean (unit change or stale reference), a volume change
                     (holiday, data skew, upstream filter change or partial extract)
 slowness and rest   warehouse-wide contention (noisy neighbour or undersized warehouse), a slow
                     query (plan regression or data skew), an additive schema change, late data
@@ -167,6 +168,13 @@ class TriageRules:
         if auth or "unauthorized" in text or "denied" in text:
             rec = self.recurrence(a, "late_arrival", now)
             facts.append(f"authentication errors; {rec} earlier late-arrival incidents here")
+            if not any(h in text for h in ("unauthorized", "token expired", "denied")):
+                # a 403 whose message names no credential may be the proxy's: one retry (one
+                # login, below the lockout) is cheap before paging a human
+                return Proposal(
+                    "late_arrival", "credentials_expired/unconfirmed", a, "retry", 0.6,
+                    tuple(facts),
+                )  # fmt: skip
             return Proposal(
                 "late_arrival", "credentials_expired", a, "escalate", 0.85, tuple(facts)
             )
