@@ -182,6 +182,9 @@ class TriageEnv(DataOpsEnv):
       duplicates (``envs.sim.actions.DEDUPE_MIN_RATE``); before, it was a ten-minute wait in
       disguise that MaskablePPO learned to take on late data. The observation is unchanged; the
       masks of seeded rollouts, and the rollouts of policies that took it, are not.
+    - v0, pre-release revision: the rules retry a 403 whose message names no credential once
+      before escalating (``credentials_expired/unconfirmed``). Spaces and reward are unchanged;
+      the rules' proposals (an observed feature) and seeded rollouts with such failures are not.
     """
 
     role = "triage"
