@@ -185,6 +185,9 @@ class TriageEnv(DataOpsEnv):
     - v0, pre-release revision: the rules retry a 403 whose message names no credential once
       before escalating (``credentials_expired/unconfirmed``). Spaces and reward are unchanged;
       the rules' proposals (an observed feature) and seeded rollouts with such failures are not.
+    - v0, pre-release revision: SC-0001 v3 (a retry into an outage adds 20 min, up to 120; a
+      locked account waits 180 min: ``envs.sim.causal``). Spaces and reward are unchanged;
+      seeded rollouts with outages or lockouts are not.
     """
 
     role = "triage"

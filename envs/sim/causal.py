@@ -37,11 +37,12 @@ expired_credentials    Ingest.   recurs on a few fragile assets (60%; the rest l
 
 What a wrong choice costs (``RETRY_LOAD_MIN``, ``LOCKOUT_AFTER``, ``LOCKOUT_DELAY_MIN``,
 ``LOCKOUT_HANDS_ON_MIN``): every retry an action starts against an active outage (a burst of
-requests with the client's backoff) loads the vendor's recovering API and extends the outage by
-10 min, up to 60 min, besides the slot it burns (a wait's single rescheduled run does not). Every
-re-execution with expired credentials is a fresh login, and after 2 (each run's client logs in
-twice) the service account is locked: the human's fix then waits 90 more minutes for the vendor
-to unlock it and takes 30 more hands-on minutes. Escalating a transient blip buys a human's
+requests with the client's backoff) loads the vendor's recovering API, which sheds load by
+throttling the client, and extends the outage by 20 min, up to 120 min, besides the slot it burns
+(a wait's single rescheduled run does not). Every re-execution with expired credentials is a
+fresh login, and after 2 (each run's client logs in twice) the service account is locked: the
+human's fix then waits 180 more minutes for the vendor's support to unlock it (a ticket, not a
+button) and takes 30 more hands-on minutes. Escalating a transient blip buys a human's
 response and hands-on time for a fault one retry would have fixed.
 
 What stays visible and combinable: time of day, the failing runs' error classes and messages,
@@ -165,13 +166,13 @@ class Cause(NamedTuple):
     variants: tuple[Variant, ...] = ()
 
 
-RETRY_LOAD_MIN: Final = 10.0
+RETRY_LOAD_MIN: Final = 20.0
 """Minutes a retry against an active outage adds to the outage's duration."""
-RETRY_LOAD_CAP_MIN: Final = 60.0
+RETRY_LOAD_CAP_MIN: Final = 120.0
 """At most this many minutes of added outage per fault."""
 LOCKOUT_AFTER: Final = 2
 """Re-executions with expired credentials after which the service account is locked."""
-LOCKOUT_DELAY_MIN: Final = 90.0
+LOCKOUT_DELAY_MIN: Final = 180.0
 """Minutes a human's fix of a locked account waits for the vendor to unlock it."""
 LOCKOUT_HANDS_ON_MIN: Final = 30.0
 """Extra hands-on minutes of a human's fix of a locked account (the unlock ticket and call)."""
