@@ -20,8 +20,9 @@ failed runs         a retry storm (≥ 6 failures of one job in 30 min), a proxy
                     failure (one retry: a second would lock a masked expired credential)
 schema tests        a failing schema test: a column changed type, or was renamed
 bad data            duplicates (replayed load or bad join), nulls (upstream rename, tried first
-                    above 15% nulls, or source nulls), a shifted value mean (unit change or stale reference), a volume change
-                    (holiday, data skew, upstream filter change or partial extract)
+                    above 15% nulls, or source nulls), a shifted value mean (unit change or
+                    stale reference), a volume change (holiday, data skew, upstream filter
+                    change or partial extract)
 slowness and rest   warehouse-wide contention (noisy neighbour or undersized warehouse), a slow
                     query (plan regression or data skew), an additive schema change, late data
                     without failures (watch), else unknown (escalate)
