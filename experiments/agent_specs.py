@@ -52,6 +52,9 @@ class Agent:
         chooser: for an env agent, builds the ``Chooser`` of an env (None for an organization).
         org: for an organization, its name.
         training_seed: the seed a learned policy's card records (None: not recorded).
+        training_seconds: the wall-clock seconds its training spent learning, as its card
+            (``training_run.train_seconds``) or its ``run.json`` records them (None: not
+            recorded, or not a learned policy).
     """
 
     kind: str
@@ -59,6 +62,7 @@ class Agent:
     chooser: Any = None
     org: str | None = None
     training_seed: int | None = None
+    training_seconds: float | None = None
 
 
 def _bad(spec: str, why: str) -> UsageError:
@@ -139,7 +143,17 @@ def _onnx(spec: str, arg: str, role: str, env: DataOpsEnv, name: str | None) -> 
         spec=spec, name=check_name("name", name or Path(arg).resolve().name),
         sha256=card.onnx_sha256, details=details,
     )  # fmt: skip
-    return Agent("learned", ref, chooser=build, training_seed=_seed_of(seed))
+    return Agent(
+        "learned", ref, chooser=build, training_seed=_seed_of(seed),
+        training_seconds=_seconds_of(card.training_run.get("train_seconds")),
+    )  # fmt: skip
+
+
+def _seconds_of(v: Any) -> float | None:
+    """A recorded training time, or None when it is missing or not a non-negative number."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+        return None
+    return float(v)
 
 
 def _sb3(spec: str, arg: str, role: str, env: DataOpsEnv, name: str | None) -> Agent:
@@ -191,10 +205,14 @@ def _sb3(spec: str, arg: str, role: str, env: DataOpsEnv, name: str | None) -> A
         spec=spec, name=check_name("name", name or default),
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         details={"algo": algo, "vecnormalize": vec is not None,
-                 "trained_on": info.get("scenario"), "mlflow_run_id": info.get("mlflow_run_id")},
+                 "trained_on": info.get("scenario"), "mlflow_run_id": info.get("mlflow_run_id"),
+                 "timesteps": info.get("timesteps")},
     )  # fmt: skip
     seed = (info.get("config") or {}).get("seed")
-    return Agent("learned", ref, chooser=build, training_seed=_seed_of(seed))
+    return Agent(
+        "learned", ref, chooser=build, training_seed=_seed_of(seed),
+        training_seconds=_seconds_of(info.get("train_seconds")),
+    )  # fmt: skip
 
 
 def _check_sb3_spaces(spec: str, model: Any, env: DataOpsEnv) -> None:

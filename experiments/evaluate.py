@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from envs import env_id_of
-from envs.base import ROLES
+from envs.base import ROLES, DataOpsEnv
 from envs.factory import make_env
 from envs.sim.faults import check_scenario
 from experiments.agent_specs import resolve_agent
@@ -61,7 +62,7 @@ from experiments.protocol import (
     resolve_salt,
     salt_sha256,
 )
-from experiments.replay import play, play_org
+from experiments.replay import Chooser, play, play_org
 from experiments.results import (
     EnvRef,
     ProtocolRef,
@@ -141,12 +142,14 @@ def evaluate(
                          training_seed)  # fmt: skip
     check_target(results, target, split)
 
+    inference_us: float | None = None
     if resolved.kind == "org":
         assert resolved.org is not None
         eps = [play_org(sc, s, resolved.org, days) for s in seeds]
     else:
-        choose = resolved.chooser(env, training_seed)
+        choose, spent = _timed(resolved.chooser(env, training_seed))
         eps = [play(env, s, choose) for s in seeds]
+        inference_us = round(1e6 * spent[0] / spent[1], 2) if spent[1] else None
     result = Result(
         protocol=ProtocolRef(name=proto.name, sha256=proto.sha256),
         role=role,
@@ -159,10 +162,26 @@ def evaluate(
         training_seed=training_seed,
         split=split,
         salt_sha256=salt_sha256(salt) if split == "test" and salt else None,
+        training_seconds=resolved.training_seconds,
+        inference_us=inference_us,
         episodes=eps,
     )
     check_writable(target.parent)
     return write_result(results, result), result
+
+
+def _timed(choose: Chooser) -> tuple[Chooser, list[float]]:
+    """``choose`` with a stopwatch: ``[seconds spent deciding, decisions]``, updated per call."""
+    spent = [0.0, 0.0]
+
+    def timed(obs: np.ndarray, env: DataOpsEnv) -> Any:
+        t0 = time.perf_counter()
+        action = choose(obs, env)
+        spent[0] += time.perf_counter() - t0
+        spent[1] += 1
+        return action
+
+    return timed, spent
 
 
 def summary(path: Path, result: Result) -> str:

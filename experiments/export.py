@@ -174,6 +174,7 @@ def export_model(
             "mlflow_run_id": run_id or info.get("mlflow_run_id"),
             "seed": (info.get("config") or {}).get("seed"),
             "timesteps": info.get("timesteps") or int(getattr(model, "num_timesteps", 0)),
+            "train_seconds": info.get("train_seconds"),
             "model": str(zip_path),
         }.items()
         if v is not None

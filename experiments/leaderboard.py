@@ -29,7 +29,10 @@ under ``results`` and writes a Markdown board (``out``, default ``LEADERBOARD.md
   their own columns, never in the aggregate;
 - **P(> rules)**: the probability of improvement over ``baseline:rules``, with its CI;
 - the secondary metrics (mean over episodes of the scorecard metrics, scored scenarios);
-- training seeds and episodes;
+- training seeds and episodes; the training budget (timesteps its card or ``run.json``
+  records), the mean training wall time per seed in hours, and the mean inference time per
+  decision in µs (both measured on the machines that trained and evaluated it: read them as
+  orders of magnitude, not as a ranking);
 - with ``figures=<dir>`` (default ``docs/figures``), the interval estimates and the performance
   profile of each role as PNGs, embedded (``experiments.board_figures``).
 
@@ -85,6 +88,9 @@ class Entry:
     seeds: set[int] = field(default_factory=set)
     returns: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, list[dict[str, float | None]]] = field(default_factory=dict)
+    train_seconds: dict[int, float] = field(default_factory=dict)
+    inference_us: list[float] = field(default_factory=list)
+    timesteps: set[int] = field(default_factory=set)
 
     @property
     def label(self) -> str:
@@ -110,6 +116,14 @@ def collect(root: Path, proto: Protocol, split: str) -> dict[str, dict[str, Entr
         if rets:
             e.returns.setdefault(r.scenario.name, []).extend(rets)
         e.metrics.setdefault(r.scenario.name, []).extend(ep.metrics for ep in r.episodes)
+        if r.training_seconds is not None:  # one training per seed, evaluated per scenario
+            e.train_seconds[r.training_seed] = r.training_seconds
+        if r.inference_us is not None:
+            e.inference_us.append(r.inference_us)
+        steps = (r.agent.details.get("training_run") or {}).get("timesteps", None)
+        steps = r.agent.details.get("timesteps", steps)
+        if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0:
+            e.timesteps.add(steps)
     return board
 
 
@@ -160,6 +174,10 @@ def role_rows(proto: Protocol, role: str, entries: dict[str, Entry]) -> list[dic
             "ci": bootstrap_ci(main) if complete else None,
             "poi": None, "poi_ci": None,
             "secondary": {k: _mean_metric(e, rp.scenarios, k) for k in SECONDARY[role]},
+            "budget": _budget(e.timesteps),
+            "train_hours": (float(np.mean(list(e.train_seconds.values()))) / 3600.0
+                            if e.train_seconds else None),
+            "inference_us": float(np.mean(e.inference_us)) if e.inference_us else None,
             "normalized": main if complete else {},
         }  # fmt: skip
         if complete and rules_norm and set(rules_norm) == set(main):
@@ -177,6 +195,13 @@ def role_rows(proto: Protocol, role: str, entries: dict[str, Entry]) -> list[dic
         r["group"] = group
     rest = [r for r in rows if r not in ranked]
     return ranked + sorted(rest, key=lambda r: r["label"])
+
+
+def _budget(steps: set[int]) -> str:
+    """The training budget of an entry's seeds (``50k``; several values joined; – if none)."""
+    if not steps:
+        return "–"
+    return "/".join(f"{s // 1000}k" if s % 1000 == 0 else str(s) for s in sorted(steps))
 
 
 def _f(x: float | None, digits: int = 2) -> str:
@@ -218,7 +243,8 @@ def render(
             sec = SECONDARY[role]
             gen = [f"{s} (gen.)" for s in rp.generalization]
             head = ["rank", "group", "entry", "kind", "score [95% CI]", *rp.scenarios, *gen,
-                    "P(> rules) [95% CI]", *sec, "seeds", "episodes"]  # fmt: skip
+                    "P(> rules) [95% CI]", *sec, "seeds", "episodes", "budget",
+                    "train h/seed", "µs/decision"]  # fmt: skip
             out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             for r in rows:
                 rank = "ref." if r["reference"] else str(r.get("rank", "–"))
@@ -227,7 +253,8 @@ def render(
                          *(_f(r["per_scenario"][s]) for s in rp.all_scenarios),
                          _f(r["poi"]) + _ci(r["poi_ci"]),
                          *(_f(r["secondary"][k]) for k in sec), str(r["seeds"]),
-                         str(r["episodes"])]  # fmt: skip
+                         str(r["episodes"]), r["budget"], _f(r["train_hours"]),
+                         _f(r["inference_us"], 1)]  # fmt: skip
                 out.append("| " + " | ".join(cells) + " |")
             for fig in (figures or {}).get(role, []):
                 out += ["", f"![{role}: {Path(fig).stem}]({fig})"]

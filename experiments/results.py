@@ -20,6 +20,10 @@ env                 the environment id, the horizon override (``days``; None: th
                     and the reward weights
 training_seed       the entry's training seed (a baseline's or organization's: 0)
 split, salt_sha256  ``dev`` or ``test``; for test, sha256 of the salt that chose the seeds
+training_seconds    a learned policy's wall-clock training time as its card or ``run.json``
+                    records it (None: not recorded, a baseline or an organization)
+inference_us        mean wall-clock microseconds the agent took per decision in this evaluation
+                    (None for an organization); measured, machine-dependent and not replayed
 episodes            one ``Episode`` per evaluation seed, in order
 ==================  ================================================================================
 
@@ -130,6 +134,8 @@ class Result(_Record):
     split: Literal["dev", "test"]
     salt_sha256: str | None = None
     deterministic: bool = True
+    training_seconds: Annotated[float, Field(ge=0)] | None = None
+    inference_us: Annotated[float, Field(ge=0)] | None = None
     episodes: Annotated[list[Episode], Field(min_length=1)]
 
     @property

@@ -18,6 +18,9 @@ key                    value
 ``env_id``             its registered id (``envs.env_id_of``; ``dataops/Pipeline-v0`` for a file)
 ``role``, ``algo``     the role trained and the algorithm name
 ``timesteps``          the model's timestep count when the record was written
+``train_seconds``      wall-clock seconds spent learning (``model.learn``, its periodic
+                       evaluations and checkpoints included), summed over the resumed segments
+                       whose ``run.json`` recorded it; null when unknown
 ``mlflow_run_id``      the tracked run (null when tracking is disabled)
 ``evaluation``         ``best_mean_reward`` and ``final_mean_reward`` (null when not evaluated);
                        ``{}`` for an interrupted run
@@ -27,7 +30,8 @@ key                    value
 =====================  ===========================================================================
 
 Readers: ``experiments.export`` (scenario, role, algo, env id, normalization, evaluation, seed,
-timesteps, run id) and ``experiments.checkpoints.resolve_resume`` (the run id to continue).
+timesteps, training seconds, run id) and ``experiments.checkpoints.resolve_resume`` (the run id
+to continue).
 """
 
 from __future__ import annotations
@@ -125,6 +129,7 @@ class RunRecord:
         run_id: str | None,
         evaluation: Mapping[str, Any] | None = None,
         rows: Sequence[Mapping[str, Any]] = (),
+        train_seconds: float | None = None,
     ) -> dict[str, Any]:
         """Write ``out/run.json`` (see the module docstring for its keys).
 
@@ -134,6 +139,7 @@ class RunRecord:
             run_id: the tracked run's id, or None.
             evaluation: the held-out rewards; None (an interrupted run) writes ``{}``.
             rows: the comparison rows (``experiments.compare.compare``).
+            train_seconds: the wall-clock seconds spent learning, or None.
 
         Returns:
             What was written.
@@ -147,6 +153,7 @@ class RunRecord:
             "role": cfg.role.name,
             "algo": cfg.algo.name,
             "timesteps": int(timesteps),
+            "train_seconds": None if train_seconds is None else round(float(train_seconds), 1),
             "mlflow_run_id": run_id,
             "evaluation": dict(evaluation or {}),
             "compare": [{k: v for k, v in r.items() if k != "returns"} for r in rows],

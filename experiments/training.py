@@ -28,7 +28,9 @@ resume), ``experiments.run_record`` (``run.json``, library versions, tracker par
 
 from __future__ import annotations
 
+import json
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -201,10 +203,14 @@ def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> 
     norm = _normalizer(vec)
     evaluator = _evaluator(cfg, out, tracker, eval_env, seeds, norm)
 
+    t0 = time.perf_counter()
     signum = _learn(cfg, out, model, remaining, evaluator)
+    seconds = _earlier_seconds(ckpt) + time.perf_counter() - t0
     if signum is not None:
         path = save_interrupted(model, vec, out)
-        record.write(out, timesteps=model.num_timesteps, run_id=tracker.run_id)
+        record.write(
+            out, timesteps=model.num_timesteps, run_id=tracker.run_id, train_seconds=seconds
+        )
         publish_checkpoint(tracker, path, out / RUN_FILE)
         vec.close()
         raise Interrupted(signum, path)
@@ -215,12 +221,27 @@ def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> 
     publish_comparison(tracker, rows, int(model.num_timesteps))
     plot_learning_curve(out, title=f"{cfg.algo.name} on {cfg.scenario} ({cfg.role.name})")
     info = record.write(
-        out, timesteps=model.num_timesteps, run_id=tracker.run_id, evaluation=evaluation, rows=rows
-    )
+        out, timesteps=model.num_timesteps, run_id=tracker.run_id, evaluation=evaluation,
+        rows=rows, train_seconds=seconds,
+    )  # fmt: skip
     vec.close()
     _export(out, tracker)
     publish_run(out, cfg, tracker)
     return info
+
+
+def _earlier_seconds(ckpt: Path | None) -> float:
+    """Seconds the resumed run had already spent learning (its ``run.json``; 0 when unknown)."""
+    if ckpt is None:
+        return 0.0
+    for d in (ckpt.parent, ckpt.parent.parent):
+        meta = d / RUN_FILE
+        if meta.is_file():
+            try:
+                return float(json.loads(meta.read_text()).get("train_seconds") or 0.0)
+            except (ValueError, TypeError):
+                return 0.0
+    return 0.0
 
 
 def _agent(cfg: TrainConfig, ckpt: Path | None, tracker: Tracker) -> tuple[BaseAlgorithm, VecEnv]:

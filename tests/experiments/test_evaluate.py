@@ -49,10 +49,18 @@ def test_a_baseline_result_is_written_where_the_layout_says(tmp_path):
     assert back.env.days == 3.0 and back.split == "dev" and back.salt_sha256 is None
 
 
+def _measured_apart(path: Path) -> dict:
+    """A result file's content without ``inference_us`` (a wall-clock measurement)."""
+    data = json.loads(path.read_text())
+    assert data.pop("inference_us") is None or data["kind"] != "org"
+    return data
+
+
 def test_evaluation_is_deterministic(tmp_path):
     a, _ = evaluate("baseline:random", "cost", "sc0003", results=tmp_path / "a", **QUICK)
     b, _ = evaluate("baseline:random", "cost", "sc0003", results=tmp_path / "b", **QUICK)
-    assert a.read_bytes() == b.read_bytes()
+    # everything but the measured inference time, exactly
+    assert _measured_apart(a) == _measured_apart(b)
 
 
 def test_the_digest_is_the_worlds_event_log():
@@ -118,6 +126,23 @@ def test_sb3_and_its_onnx_export_act_the_same(tmp_path, triage_model):
     assert [e.replay.actions for e in a.episodes] == [e.replay.actions for e in b.episodes]
     assert sum(e.steps for e in a.episodes) > len(a.episodes)  # incidents were routed
     assert b.agent.sha256 is not None and b.agent.details["algo"] == "maskable_ppo"
+
+
+def test_results_record_inference_time_and_the_cards_training_time(tmp_path, triage_model):
+    zip_path, _ = triage_model
+    env = make_env("sc0001", "triage")
+    model = MaskablePPO.load(zip_path, device="cpu")
+    export_policy(model, env, tmp_path / "card", algo="maskable_ppo", scenario="sc0001",
+                  role="triage", env_id="dataops/LateArrival-v0",
+                  training_run={"seed": 3, "timesteps": 4096, "train_seconds": 12.5})  # fmt: skip
+    _, learned = evaluate(f"onnx:{tmp_path / 'card'}", "triage", "sc0001", results=tmp_path,
+                          **QUICK)  # fmt: skip
+    assert learned.training_seed == 3 and learned.training_seconds == 12.5
+    assert learned.inference_us is not None and learned.inference_us > 0
+    _, rules = evaluate("baseline:rules", "triage", "sc0001", results=tmp_path, **QUICK)
+    assert rules.training_seconds is None and rules.inference_us is not None
+    _, org = evaluate("org:rules", "triage", "sc0001", results=tmp_path, **QUICK)
+    assert org.training_seconds is None and org.inference_us is None
 
 
 def test_a_policy_for_another_role_is_refused(tmp_path, triage_model):
@@ -229,9 +254,10 @@ def test_the_rules_baseline_is_the_rules_organization(tmp_path, role):
 def test_a_result_of_the_other_split_is_not_overwritten(tmp_path):
     path, _ = evaluate("baseline:noop", "sla", "sc0001", results=tmp_path, **QUICK)
     before = path.read_bytes()
+    content = _measured_apart(path)
     with pytest.raises(UsageError, match=r"holds this agent's dev result; .* for split test"):
         evaluate("baseline:noop", "sla", "sc0001", split="test", salt=SALT, results=tmp_path,
                  **QUICK)  # fmt: skip
     assert path.read_bytes() == before
     again, _ = evaluate("baseline:noop", "sla", "sc0001", results=tmp_path, **QUICK)
-    assert again.read_bytes() == before  # the same split is replaced (here: identically)
+    assert _measured_apart(again) == content  # the same split is replaced (here: identically)

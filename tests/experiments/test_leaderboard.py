@@ -58,6 +58,31 @@ def test_rows_rank_entries_and_keep_the_oracle_as_reference(stored):
     assert groups == sorted(groups) and groups[0] == 1
 
 
+def test_the_board_shows_budget_training_time_and_inference_time(stored, tmp_path):
+    proto = load_protocol("v1")
+    rows = role_rows(proto, "triage", collect(stored, proto, "dev")["triage"])
+    by = {r["label"]: r for r in rows}
+    rules = by["baseline:rules"]
+    assert rules["budget"] == "–" and rules["train_hours"] is None
+    assert rules["inference_us"] is not None and rules["inference_us"] > 0
+    # a learned entry: the budget and the mean training hours per seed come from its results
+    root = tmp_path / "results"
+    shutil.copytree(stored, root)
+    path = next((root / "v1" / "triage" / "sc0001" / "baseline" / "rules").glob("*.json"))
+    data = json.loads(path.read_text())
+    data.update(kind="learned", training_seconds=7200.0)
+    data["agent"].update(name="mine", details={"training_run": {"timesteps": 50000}})
+    dest = root / "v1" / "triage" / "sc0001" / "learned" / "mine" / "0.json"
+    dest.parent.mkdir(parents=True)
+    dest.write_text(json.dumps(data))
+    (row,) = [r for r in role_rows(proto, "triage", collect(root, proto, "dev")["triage"])
+              if r["label"] == "learned:mine"]  # fmt: skip
+    assert (row["budget"], row["train_hours"]) == ("50k", 2.0)
+    head = write_board(root, "v1", "dev", tmp_path / "b.md").read_text()
+    assert "| budget | train h/seed | µs/decision |" in head
+    assert "| 50k | 2.00 |" in head
+
+
 def test_a_scenario_that_cannot_be_normalized_is_shown_as_a_dash(stored):
     proto = load_protocol("v1")
     (row,) = role_rows(proto, "sla", collect(stored, proto, "dev")["sla"])

@@ -121,6 +121,8 @@ def test_resume_continues_the_timestep_count_and_the_run(tmp_path):
                       train={"timesteps": 256})  # fmt: skip
     second = train(cfg, tmp_path / "r2")
     assert second["timesteps"] == 256
+    # the training time adds the resumed segment's to the first one's
+    assert second["train_seconds"] > first["train_seconds"] > 0
     assert second["mlflow_run_id"] == first["mlflow_run_id"]
     runs = list(runs_of(track["uri"], "t"))
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
