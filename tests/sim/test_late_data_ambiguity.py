@@ -1,4 +1,4 @@
-"""Ambiguous evidence (envs/sim/causal.py): variants, retry load, lockout, silent renames."""
+"""Ambiguous evidence (envs/sim/causal.py): variants, retry load, lockout, silent renames, nulls."""
 
 from __future__ import annotations
 
@@ -149,3 +149,22 @@ def test_a_silent_rename_nulls_the_column_and_keeps_the_schema_version(quiet_wor
         assert after and all(max(r.null_rates) >= 0.15 for r in after)
         versions[variant] = {r.schema_version for r in after}
     assert versions == {"versioned": {2}, "silent": {1}}
+
+
+def test_nulls_overlap_in_rate_and_differ_by_hour_as_documented():
+    # SC-0002 v3: a source's empty values (10-60%, 3x likelier at night) and a rename (15-90%,
+    # 2x likelier in business hours) overlap in null rate; the hour is partial evidence
+    rates: dict[str, list[float]] = {"source_nulls": [], "upstream_rename": []}
+    night: dict[str, list[bool]] = {"source_nulls": [], "upstream_rename": []}
+    for seed in range(80):
+        for f in World(load_scenario("sc0002"), seed, days=7).faults:
+            if f.cause in rates:
+                rates[f.cause].append(f.params["null_add"])
+                night[f.cause].append(int(f.onset // 60) % 24 < 6)
+    sn, ren = rates["source_nulls"], rates["upstream_rename"]
+    assert len(sn) > 80 and len(ren) > 80
+    assert 0.1 <= min(sn) and max(sn) <= 0.6 and 0.15 <= min(ren) and max(ren) <= 0.9
+    overlap = [x for x in sn if x >= 0.15] + [x for x in ren if x <= 0.6]
+    assert len(overlap) > 0.5 * (len(sn) + len(ren))  # most nulls are ambiguous by rate alone
+    share = {c: sum(v) / len(v) for c, v in night.items()}
+    assert share["source_nulls"] > 2 * share["upstream_rename"]
