@@ -12,8 +12,9 @@ tried in order, the first that recognizes the incident proposing:
 family              recognizes
 ==================  ==============================================================================
 failed runs         a retry storm (≥ 6 failures of one job in 30 min), a proxy blip (the proxy
-                    named in the error: retry), expired credentials (auth errors whose message
-                    names a credential: escalate; a bare 403: one retry first, then escalate), a
+                    named in the error: retry), expired credentials (an AuthError, or a 403
+                    whose message names a credential: escalate; a bare 403: one retry first,
+                    then escalate), a
                     source visibly down (late source, one shared source, a sensor timeout: wait,
                     never retry into it), a likely outage (a 503, or failures at night, when
                     vendors maintain: the outage ladder, one cheap retry first) or a transient
@@ -169,7 +170,10 @@ class TriageRules:
         if auth or "unauthorized" in text or "denied" in text:
             rec = self.recurrence(a, "late_arrival", now)
             facts.append(f"authentication errors; {rec} earlier late-arrival incidents here")
-            if not any(h in text for h in ("unauthorized", "token expired", "denied")):
+            bare_403 = not classes["AuthError"] and not any(
+                h in text for h in ("unauthorized", "token expired", "denied")
+            )
+            if bare_403:
                 # a 403 whose message names no credential may be the proxy's: one retry (one
                 # login, below the lockout) is cheap before paging a human
                 return Proposal(

@@ -42,7 +42,7 @@ def test_same_seed_same_organization_records():
     ("cause", "variant", "issue_type", "route"),
     [
         ("transient_network", "plain", "late_arrival", "retry"),
-        # a 403 whose message names no credential may be the proxy's: one retry first
+        # a proxy blip answers 403: retried (by the proxy's text or as a bare 403) and fixed
         ("transient_network", "proxy_auth", "late_arrival", "retry"),
         ("expired_credentials", "direct", "late_arrival", "escalate"),
         # behind the proxy the rules cannot tell a credential from a blip: one retry, then a human

@@ -38,6 +38,9 @@ def _evidence(w: World, ing: int, classes: dict[str, int], text: str) -> Inciden
         ({"HTTP403": 1}, "407 proxy authentication required: session expired",
          "transient_failure", "retry"),
         ({"AuthError": 1}, "401 unauthorized: token expired", "credentials_expired", "escalate"),
+        # an AuthError is the credential's own answer, whatever the message says
+        ({"AuthError": 1, "HTTP403": 1}, "task exited with return code 1", "credentials_expired",
+         "escalate"),
         ({"HTTP403": 1}, "access denied for service principal", "credentials_expired",
          "escalate"),
     ],
@@ -46,7 +49,7 @@ def test_auth_errors_are_escalated_only_when_the_message_names_a_credential(
     classes, text, subtype, route
 ):
     w = World(load_scenario("nofault"), 0, days=2.0)
-    w.run(until=1500.0)  # day time: not the vendors' night
+    w.run(until=1440.0 + 720.0)  # noon of day 1: not the vendors' night
     org = Organization(w, org_config("rules"))
     ing = next(a.idx for a in w.assets if a.layer == "Ingestion")
     p = org.triage.rules._failed_runs(_evidence(w, ing, classes, text), [])
