@@ -231,7 +231,11 @@ def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> 
 
 
 def _earlier_seconds(ckpt: Path | None) -> float:
-    """Seconds the resumed run had already spent learning (its ``run.json``; 0 when unknown)."""
+    """Seconds the resumed run had already spent learning (its ``run.json``; 0 when unknown).
+
+    The run.json beside a checkpoint records the run's time up to its last write, so resuming
+    from an earlier periodic checkpoint of a run that went on counts that run's later time too.
+    """
     if ckpt is None:
         return 0.0
     for d in (ckpt.parent, ckpt.parent.parent):
@@ -239,7 +243,7 @@ def _earlier_seconds(ckpt: Path | None) -> float:
         if meta.is_file():
             try:
                 return float(json.loads(meta.read_text()).get("train_seconds") or 0.0)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, AttributeError):  # not JSON, or not an object
                 return 0.0
     return 0.0
 
