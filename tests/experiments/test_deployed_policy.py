@@ -32,8 +32,9 @@ def test_exported_policy_in_the_org_scores_as_the_sb3_model_in_the_env(
     scenario, role, cls, algo, tmp_path
 ):
     env = make_env(scenario, role, days=DAYS)
-    # seed 1: at this budget seed 7 learned one constant route under the warehouse-charging reward
-    model = cls("MlpPolicy", env, seed=1 if role == "triage" else 7, device="cpu")
+    # seed 2: at this budget seeds 7 (warehouse-charging reward) and 1 (SC-0002 v3) learned
+    # one constant route
+    model = cls("MlpPolicy", env, seed=2 if role == "triage" else 7, device="cpu")
     # a few updates so the policy is not the initial near-uniform one
     model.learn(total_timesteps=256 if role == "triage" else 128)
     export_policy(model, env, tmp_path, algo=algo, scenario=scenario, role=role,
