@@ -55,6 +55,7 @@ class Agent:
         training_seconds: the wall-clock seconds its training spent learning, as its card
             (``training_run.train_seconds``) or its ``run.json`` records them (None: not
             recorded, or not a learned policy).
+        training_timesteps: its training budget, likewise (``timesteps``).
     """
 
     kind: str
@@ -63,6 +64,7 @@ class Agent:
     org: str | None = None
     training_seed: int | None = None
     training_seconds: float | None = None
+    training_timesteps: int | None = None
 
 
 def _bad(spec: str, why: str) -> UsageError:
@@ -146,6 +148,7 @@ def _onnx(spec: str, arg: str, role: str, env: DataOpsEnv, name: str | None) -> 
     return Agent(
         "learned", ref, chooser=build, training_seed=_seed_of(seed),
         training_seconds=_seconds_of(card.training_run.get("train_seconds")),
+        training_timesteps=_steps_of(card.training_run.get("timesteps")),
     )  # fmt: skip
 
 
@@ -205,13 +208,13 @@ def _sb3(spec: str, arg: str, role: str, env: DataOpsEnv, name: str | None) -> A
         spec=spec, name=check_name("name", name or default),
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         details={"algo": algo, "vecnormalize": vec is not None,
-                 "trained_on": info.get("scenario"), "mlflow_run_id": info.get("mlflow_run_id"),
-                 "timesteps": info.get("timesteps")},
+                 "trained_on": info.get("scenario"), "mlflow_run_id": info.get("mlflow_run_id")},
     )  # fmt: skip
     seed = (info.get("config") or {}).get("seed")
     return Agent(
         "learned", ref, chooser=build, training_seed=_seed_of(seed),
         training_seconds=_seconds_of(info.get("train_seconds")),
+        training_timesteps=_steps_of(info.get("timesteps")),
     )  # fmt: skip
 
 
@@ -233,6 +236,11 @@ def _features(env: DataOpsEnv) -> tuple[str, ...] | None:
 
 def _mask(env: DataOpsEnv) -> np.ndarray:
     return np.asarray(env.action_masks(), dtype=bool)  # type: ignore[attr-defined]
+
+
+def _steps_of(v: Any) -> int | None:
+    """A recorded training budget, or None when it is missing or not a positive integer."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
 
 
 def _seed_of(value: Any) -> int | None:

@@ -163,6 +163,7 @@ def evaluate(
         split=split,
         salt_sha256=salt_sha256(salt) if split == "test" and salt else None,
         training_seconds=resolved.training_seconds,
+        training_timesteps=resolved.training_timesteps,
         inference_us=inference_us,
         episodes=eps,
     )

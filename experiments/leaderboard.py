@@ -29,10 +29,10 @@ under ``results`` and writes a Markdown board (``out``, default ``LEADERBOARD.md
   their own columns, never in the aggregate;
 - **P(> rules)**: the probability of improvement over ``baseline:rules``, with its CI;
 - the secondary metrics (mean over episodes of the scorecard metrics, scored scenarios);
-- training seeds and episodes; the training budget (timesteps its card or ``run.json``
-  records), the mean training wall time per seed in hours, and the mean inference time per
-  decision in µs (both measured on the machines that trained and evaluated it: read them as
-  orders of magnitude, not as a ranking);
+- training seeds and episodes; the training budget (the results' ``training_timesteps``), the
+  mean training wall time per seed in hours, and the mean inference time per decision in µs
+  (both measured on the machines that trained and evaluated it: read them as orders of
+  magnitude, not as a ranking);
 - with ``figures=<dir>`` (default ``docs/figures``), the interval estimates and the performance
   profile of each role as PNGs, embedded (``experiments.board_figures``).
 
@@ -120,10 +120,8 @@ def collect(root: Path, proto: Protocol, split: str) -> dict[str, dict[str, Entr
             e.train_seconds[r.training_seed] = r.training_seconds
         if r.inference_us is not None:
             e.inference_us.append(r.inference_us)
-        steps = (r.agent.details.get("training_run") or {}).get("timesteps", None)
-        steps = r.agent.details.get("timesteps", steps)
-        if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0:
-            e.timesteps.add(steps)
+        if r.training_timesteps is not None:
+            e.timesteps.add(r.training_timesteps)
     return board
 
 

@@ -22,6 +22,7 @@ training_seed       the entry's training seed (a baseline's or organization's: 0
 split, salt_sha256  ``dev`` or ``test``; for test, sha256 of the salt that chose the seeds
 training_seconds    a learned policy's wall-clock training time as its card or ``run.json``
                     records it (None: not recorded, a baseline or an organization)
+training_timesteps  its training budget in env steps, likewise (None: not recorded)
 inference_us        mean wall-clock microseconds the agent took per decision in this evaluation
                     (None for an organization); measured, machine-dependent and not replayed
 episodes            one ``Episode`` per evaluation seed, in order
@@ -135,6 +136,7 @@ class Result(_Record):
     salt_sha256: str | None = None
     deterministic: bool = True
     training_seconds: Annotated[float, Field(ge=0)] | None = None
+    training_timesteps: Annotated[int, Field(gt=0)] | None = None
     inference_us: Annotated[float, Field(ge=0)] | None = None
     episodes: Annotated[list[Episode], Field(min_length=1)]
 

@@ -138,9 +138,11 @@ def test_results_record_inference_time_and_the_cards_training_time(tmp_path, tri
     _, learned = evaluate(f"onnx:{tmp_path / 'card'}", "triage", "sc0001", results=tmp_path,
                           **QUICK)  # fmt: skip
     assert learned.training_seed == 3 and learned.training_seconds == 12.5
+    assert learned.training_timesteps == 4096
     assert learned.inference_us is not None and learned.inference_us > 0
     _, rules = evaluate("baseline:rules", "triage", "sc0001", results=tmp_path, **QUICK)
-    assert rules.training_seconds is None and rules.inference_us is not None
+    assert rules.training_seconds is None and rules.training_timesteps is None
+    assert rules.inference_us is not None
     _, org = evaluate("org:rules", "triage", "sc0001", results=tmp_path, **QUICK)
     assert org.training_seconds is None and org.inference_us is None
 

@@ -70,8 +70,8 @@ def test_the_board_shows_budget_training_time_and_inference_time(stored, tmp_pat
     shutil.copytree(stored, root)
     path = next((root / "v1" / "triage" / "sc0001" / "baseline" / "rules").glob("*.json"))
     data = json.loads(path.read_text())
-    data.update(kind="learned", training_seconds=7200.0)
-    data["agent"].update(name="mine", details={"training_run": {"timesteps": 50000}})
+    data.update(kind="learned", training_seconds=7200.0, training_timesteps=50000)
+    data["agent"].update(name="mine")
     dest = root / "v1" / "triage" / "sc0001" / "learned" / "mine" / "0.json"
     dest.parent.mkdir(parents=True)
     dest.write_text(json.dumps(data))
