@@ -295,7 +295,9 @@ def bench_runtime(calls: int = 3000, batch: int = 64) -> dict[str, Any]:
     }
 
 
-def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
+def run(
+    part: str, sim_cfg: dict[str, Any], scale_cfg: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run the requested part(s) and return the contract keys (plus detail)."""
     if part not in (*PARTS, "all"):
         raise UsageError(f"part: unknown part {part!r}; expected one of {', '.join(PARTS)}, all")
@@ -318,7 +320,7 @@ def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
             out.update(env_peak_rss_mb())
             out.update(bench_train())
         elif p == "scale":
-            out.update(bench_scale())
+            out.update(bench_scale(**(scale_cfg or {})))
         elif p == "train":
             out.update(bench_train())
         elif p == "runtime":
@@ -332,8 +334,9 @@ def run(part: str, sim_cfg: dict[str, Any]) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point; prints one JSON object as the last line."""
     sim_cfg = {k: cfg.sim[k] for k in ("assets", "days", "scaling", "scaling_days")}
+    scale_cfg = {k: int(cfg.scale[k]) for k in ("timesteps", "episodes")}
     with user_errors("bench"):
-        result = run(str(cfg.part), sim_cfg)
+        result = run(str(cfg.part), sim_cfg, scale_cfg)
     print(json.dumps(result, sort_keys=True))
 
 

@@ -14,10 +14,12 @@ env_peak_rss_mb   peak resident memory (MiB) of one fresh process that builds th
                   env (SC-0002, 7 days) and steps it through a whole episode with random valid
                   routes, without importing torch (:func:`env_peak_rss_mb`); ``torch_imported``
                   says whether anything pulled torch in anyway
-scale_*           ``part=scale``: PPO / MaskablePPO fps per role with 1 and 2 environment
-                  workers (``DummyVecEnv`` with one env against ``SubprocVecEnv`` with two), and
-                  held-out evaluation episodes per second run serially against a local Ray pool
-                  of two workers; ``*_speedup_per_core`` is the ratio per added core
+scale_*           ``part=scale``: training fps per role through ``experiments.train``'s own
+                  path (MaskablePPO for triage, PPO for sla and cost; the configs' settings) on
+                  every layout of ``SCALE_LAYOUTS`` (``dummy`` = one process, ``subproc`` = one
+                  worker process per env), and held-out evaluation episodes per second run
+                  serially against a local Ray pool of two workers; ``speedup_per_core`` is the
+                  ratio per added core
 ================  =============================================================================
 """
 
@@ -93,31 +95,67 @@ def env_peak_rss_mb() -> dict[str, Any]:
     }
 
 
-def _ppo_fps(role: str, workers: int, timesteps: int) -> float:
-    """Training steps per second of PPO (MaskablePPO for triage) on LateArrival-v0."""
-    import gymnasium as gym
-    import torch
-    from sb3_contrib import MaskablePPO
-    from sb3_contrib.common.wrappers import ActionMasker
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+# The layouts ``part=scale`` compares: (vec_env, n_envs). ``dummy``/4 is training's default
+# number of envs stepped in one process; ``subproc``/2 and ``subproc``/4 step two or four envs,
+# each in a worker process of its own (SB3 puts one env per worker).
+SCALE_LAYOUTS: tuple[tuple[str, int], ...] = (
+    ("dummy", 4),
+    ("subproc", 2),
+    ("subproc", 4),
+)
+_ROLE_ALGO = {"triage": "maskable_ppo", "sla": "ppo", "cost": "ppo"}
 
-    import envs  # noqa: F401 - registers the ids
-    from envs.triage import masks_of
+
+def scale_train_config(role: str, vec_env: str, n_envs: int, timesteps: int) -> Any:
+    """The ``TrainConfig`` ``experiments.train`` builds for ``role`` with its default algorithm.
+
+    The role's and the algorithm's YAML files are read from ``configs/``, so the figures are those
+    of the training a user runs (same hyperparameters, same vectorized env builder), on SC-0001.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    from experiments.train_config import TrainConfig
+
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    algo = _ROLE_ALGO[role]
+    return TrainConfig.from_mapping(
+        {
+            "scenario": "sc0001",
+            "seed": 0,
+            "role": yaml.safe_load((configs / "role" / f"{role}.yaml").read_text()),
+            "algo": yaml.safe_load((configs / "algo" / f"{algo}.yaml").read_text()),
+            "train": {
+                "timesteps": timesteps,
+                "n_envs": n_envs,
+                "vec_env": vec_env,
+                "progress_bar": False,
+            },
+        }
+    )
+
+
+def train_fps(role: str, vec_env: str, n_envs: int, timesteps: int) -> float:
+    """Training steps per second of ``experiments.train``'s path for one layout.
+
+    Builds the vectorized envs and the model exactly as training does
+    (``experiments.training.build_vec_env`` / ``build_model``), one torch thread, and times
+    ``learn`` alone (worker start-up excluded: a real run amortizes it over hours).
+    """
+    import torch
+
+    from experiments.training import build_model, build_vec_env
 
     torch.set_num_threads(1)
-
-    def make() -> Any:
-        env = gym.make("envs:dataops/LateArrival-v0", role=role)
-        return ActionMasker(env, masks_of) if role == "triage" else env
-
-    vec = SubprocVecEnv([make] * workers) if workers > 1 else DummyVecEnv([make])
+    cfg = scale_train_config(role, vec_env, n_envs, timesteps)
+    vec = build_vec_env(cfg)
     try:
-        algo: Any = MaskablePPO if role == "triage" else PPO
-        model = algo("MlpPolicy", vec, n_steps=512, seed=0, device="cpu")
+        model = build_model(cfg, vec)
         t0 = time.perf_counter()
         model.learn(total_timesteps=timesteps)
-        return timesteps / (time.perf_counter() - t0)
+        # learn collects whole rollouts (n_steps x n_envs), so it may take more than asked
+        return model.num_timesteps / (time.perf_counter() - t0)
     finally:
         vec.close()
 
@@ -163,19 +201,26 @@ def eval_episodes_per_s(episodes: int, workers: int) -> float:
 
 
 def bench_scale(timesteps: int = 4096, episodes: int = 8) -> dict[str, Any]:
-    """``part=scale``: training fps per role and evaluation episodes/s on 1 and 2 cores."""
-    fps: dict[str, dict[str, float]] = {}
+    """``part=scale``: training fps per role and layout, evaluation episodes/s on 1 and 2 cores.
+
+    ``scale_train_fps[role]`` maps ``"<vec_env>/<n_envs>"`` (``SCALE_LAYOUTS``) to steps per
+    second and names the fastest layout; ``speedup_per_core`` is the fastest subproc layout over
+    ``dummy/4`` (the same number of envs in one process). ``scale_eval_episodes_per_s`` is
+    held-out evaluation serially against a local Ray pool of two workers.
+    """
+    fps: dict[str, dict[str, Any]] = {}
     for role in ("triage", "sla", "cost"):
-        one, two = _ppo_fps(role, 1, timesteps), _ppo_fps(role, 2, timesteps)
-        fps[role] = {
-            "workers_1": round(one, 1),
-            "workers_2": round(two, 1),
-            "speedup_per_core": round(two / one, 3),
+        row: dict[str, Any] = {
+            f"{v}/{n}": round(train_fps(role, v, n, timesteps), 1) for v, n in SCALE_LAYOUTS
         }
+        best_sub = max(row[f"subproc/{n}"] for v, n in SCALE_LAYOUTS if v == "subproc")
+        row["fastest"] = max((k for k in row), key=lambda k: row[k])
+        row["speedup_per_core"] = round(best_sub / row["dummy/4"], 3)
+        fps[role] = row
     serial = eval_episodes_per_s(episodes, 1)
     pooled = eval_episodes_per_s(episodes, 2)
     return {
-        "scale_ppo_fps": fps,
+        "scale_train_fps": fps,
         "scale_eval_episodes_per_s": {
             "serial": round(serial, 3),
             "ray_2_workers": round(pooled, 3),
@@ -185,5 +230,6 @@ def bench_scale(timesteps: int = 4096, episodes: int = 8) -> dict[str, Any]:
             "timesteps": timesteps,
             "episodes": episodes,
             "cores": os.cpu_count(),
+            "scenario": "sc0001",
         },
     }
