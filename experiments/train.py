@@ -38,11 +38,12 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point: typed config in, trained and tracked agent out."""
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
-    tc = typed_config("train", cfg, TrainConfig.from_mapping)
+    sweeping = hc.mode is not None and hc.mode.name == "MULTIRUN"
+    tc = typed_config("train", cfg, TrainConfig.from_mapping).with_vec_env(sweeping=sweeping)
     from experiments.training import Interrupted, train
 
     parent = None
-    if hc.mode is not None and hc.mode.name == "MULTIRUN":
+    if sweeping:
         parent = parent_run_id(Path(hc.sweep.dir))
     config_file = out / "config.yaml"
     config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))

@@ -3,12 +3,14 @@
 ``TrainConfig.from_mapping`` validates a plain mapping (the resolved Hydra config) and refuses
 combinations that cannot train with a message naming the key, the value and what is expected:
 DQN needs a Discrete action space (the triage role), MaskablePPO needs action masks (the triage
-role), ``vec_env`` is ``dummy`` or ``subproc``.
+role), ``vec_env`` is ``auto``, ``dummy`` or ``subproc`` (``resolve_vec_env`` says what ``auto``
+becomes).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -17,6 +19,35 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from experiments.algos import DISCRETE_ONLY, MASKED
 
 ROLES = ("triage", "sla", "cost")
+
+VecEnvKind = Literal["dummy", "subproc"]
+
+
+def resolve_vec_env(
+    setting: str, n_envs: int, *, sweeping: bool, cores: int | None = None
+) -> VecEnvKind:
+    """The vectorized-env class a training job uses: ``setting``, with ``auto`` resolved.
+
+    ``auto`` is ``subproc`` (one worker process per env) for a job that runs alone with several
+    envs on a machine with several cores, and ``dummy`` (every env in the learner's process)
+    otherwise: in a sweep (``sweeping``), parallel jobs already fill the cores, and with one env
+    or one core a worker adds only its pipe. Chosen by ``python -m experiments.bench part=scale``
+    on 2 cores (README, *Training on more cores*): stepping the envs in workers beat stepping them
+    in the learner's process for every role, most for triage, where env time dominates.
+
+    Args:
+        setting: ``auto``, ``dummy`` or ``subproc`` (the latter two are returned as they are).
+        n_envs: the job's number of envs.
+        sweeping: the job is one of a multirun sweep's.
+        cores: CPUs available (default: ``os.cpu_count()``).
+    """
+    if setting in ("dummy", "subproc"):
+        return "subproc" if setting == "subproc" else "dummy"
+    if setting != "auto":
+        raise ValueError(f"train.vec_env: {setting!r}; expected auto, dummy or subproc")
+    if cores is None:
+        cores = os.cpu_count() or 1
+    return "subproc" if n_envs > 1 and cores > 1 and not sweeping else "dummy"
 
 
 def config_errors(what: str, e: ValidationError) -> str:
@@ -83,7 +114,7 @@ class TrainSettings(_Frozen):
 
     timesteps: int = Field(100000, gt=0)
     n_envs: int = Field(4, ge=1)
-    vec_env: Literal["dummy", "subproc"] = "dummy"
+    vec_env: Literal["auto", "dummy", "subproc"] = "auto"
     torch_threads: int = Field(1, ge=1)
     checkpoint_every: int = Field(10000, ge=0)
     normalize_obs: bool = False
@@ -126,6 +157,13 @@ class TrainConfig(_Frozen):
                 f"use algo=ppo or algo=a2c for role={role}"
             )
         return self
+
+    def with_vec_env(self, *, sweeping: bool, cores: int | None = None) -> TrainConfig:
+        """This config with ``train.vec_env`` resolved (``resolve_vec_env``), as recorded."""
+        kind = resolve_vec_env(
+            self.train.vec_env, self.train.n_envs, sweeping=sweeping, cores=cores
+        )
+        return self.model_copy(update={"train": self.train.model_copy(update={"vec_env": kind})})
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> TrainConfig:

@@ -3,9 +3,10 @@
 ``train(cfg, out, ...)`` takes a typed ``TrainConfig`` and a run directory and:
 
 1. opens the tracker (fails before anything trains if the store is unreachable);
-2. builds ``n_envs`` environments (DummyVecEnv by default — on 2 cores, 4 envs in one process
-   trained faster than SubprocVecEnv — or SubprocVecEnv), optionally VecNormalize, and a separate
-   evaluation env on the held-out seeds;
+2. builds ``n_envs`` environments (``train.vec_env``: ``auto`` — SubprocVecEnv for a job alone on
+   several cores, DummyVecEnv in a sweep; see ``experiments.train_config.resolve_vec_env`` — or
+   ``dummy``/``subproc``), optionally VecNormalize, and a separate evaluation env on the held-out
+   seeds;
 3. builds the algorithm (or loads a checkpoint with ``resume``, continuing its timestep count and
    its MLflow run) and learns until ``train.timesteps`` in total, with checkpoints, held-out
    evaluation (best model kept) and a progress bar;
@@ -64,7 +65,7 @@ from experiments.curves import plot_learning_curve
 from experiments.publication import publish_checkpoint, publish_comparison, publish_run
 from experiments.run_record import RUN_FILE, RunRecord, dumps
 from experiments.tracking import Tracker, TrackingError, open_tracker
-from experiments.train_config import TrainConfig
+from experiments.train_config import TrainConfig, resolve_vec_env
 
 
 class Interrupted(RuntimeError):
@@ -97,11 +98,16 @@ def env_factory(cfg: TrainConfig) -> Callable[[], Any]:
     return make
 
 
-def build_vec_env(cfg: TrainConfig) -> VecEnv:
-    """``n_envs`` training envs, seeded from ``cfg.seed``, with episode statistics."""
+def build_vec_env(cfg: TrainConfig, *, sweeping: bool = False) -> VecEnv:
+    """``n_envs`` training envs, seeded from ``cfg.seed``, with episode statistics.
+
+    ``train.vec_env=auto`` is resolved by ``resolve_vec_env`` (``sweeping``: the job is one of
+    several running at once, so its envs stay in its own process).
+    """
     make = env_factory(cfg)
     fns = [make for _ in range(cfg.train.n_envs)]
-    if cfg.train.vec_env == "subproc":
+    kind = resolve_vec_env(cfg.train.vec_env, cfg.train.n_envs, sweeping=sweeping)
+    if kind == "subproc":
         # workers ignore SIGINT so Ctrl-C reaches only this process, which checkpoints cleanly
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:

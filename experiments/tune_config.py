@@ -161,6 +161,8 @@ class TuneConfig(_Frozen):
             train=TrainSettings(
                 timesteps=self.trial_timesteps,
                 n_envs=self.n_envs,
+                # a trial trains its seeds in turn in one process: their envs stay in it
+                vec_env="dummy",
                 checkpoint_every=0,
                 progress_bar=False,
                 days=self.days,

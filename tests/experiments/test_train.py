@@ -41,6 +41,7 @@ def tiny_config(role: str, algo: str, tmp: Path, **over: Any) -> TrainConfig:
         "train": {
             "timesteps": 128,
             "n_envs": 2,
+            "vec_env": "dummy",  # auto would start workers; resolve_vec_env is tested apart
             "checkpoint_every": 64,
             "progress_bar": False,
             "days": 1.0,
