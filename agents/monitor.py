@@ -22,11 +22,10 @@ schema_change    the schema version changed (additive changes alert only if conf
 
 Thresholds are parameters (``MonitorConfig``, with per-signal sensitivity overrides for the SLA
 optimizer, and per-asset × signal ones the learning cycle sets with ``set_asset_sensitivity``,
-consulted only for an asset that has them). Alerts can be suppressed during announced planned backfills (runtime, queue,
-freshness); with a business calendar, volume on a holiday is judged against the usual holiday
-dip. Baselines are primed from a
-history of the same pipeline (``prime``) before the episode starts, as a deployed monitor would
-have learned them.
+consulted only for an asset that has them). Alerts can be suppressed during announced planned
+backfills (runtime, queue, freshness); with a business calendar, volume on a holiday is judged
+against the usual holiday dip. Baselines are primed from a history of the same pipeline
+(``prime``) before the episode starts, as a deployed monitor would have learned them.
 
 Alerts are deduplicated and grouped into incidents by ``agents.incidents.IncidentBook``. When the
 organization closes an incident as benign, the book holds its (asset, signal) conditions for

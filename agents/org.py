@@ -23,8 +23,9 @@ An incident closed as benign (``BENIGN_RESOLUTIONS``) holds its conditions in th
 incident book (``agents.incidents``), so a condition that persists is not reopened every run.
 ``finish()`` turns everything into an ``EpisodeResult`` for the scorecard. A daily learning
 cycle (``agents.learning.cycle``) may attach itself as ``Organization.learning``; only then does
-triage pass through its ``refine`` hook and remediation through its ``approve`` hook. One episode with an
-organization in the loop (its policy slots filled or not) is ``agents.slots.runner.run_episode``.
+triage pass through its ``refine`` hook and remediation through its ``approve`` hook. One
+episode with an organization in the loop (its policy slots filled or not) is
+``agents.slots.runner.run_episode``.
 """
 
 from __future__ import annotations

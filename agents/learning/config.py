@@ -38,7 +38,8 @@ class LearningConfig:
             before a preventive measure is taken.
         prevent_window_days: the window recurrence is counted over.
         incident_value: what one avoided incident is worth in the world's money unit (the weekly
-            review keeps a measure whose avoided incidents per day times this pay its cost).
+            review keeps a measure whose avoided incidents per day times this pay its cost);
+            default one human hour at the scenarios' price (120).
         min_measure_days: days a measure runs before the weekly review may retire it.
     """
 
@@ -57,7 +58,7 @@ class LearningConfig:
     approval_minutes: float = 5.0
     prevent_after: int = 2
     prevent_window_days: float = 14.0
-    incident_value: float = 60.0
+    incident_value: float = 120.0
     min_measure_days: float = 7.0
 
     def __post_init__(self) -> None:

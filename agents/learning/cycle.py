@@ -216,19 +216,16 @@ class LearningCycle:
             st.insert("promotions", self.autonomy.propose(steps, self.triaged, day, now))
             cols = ["incident_id", "opened_at", "cause", "root_asset"]
             all_labels = pd.DataFrame(st.rows("incident_labels", cols), columns=cols)
-            active = st.frame("preventive_measures", "retired_at IS NULL")
             retire = []
             if day % 7 == 0:
+                active = st.frame("preventive_measures", "retired_at IS NULL")
                 retire = review_measures(all_labels, active, w, cfg, now)
                 for r in retire:
                     values = {k: r[k] for k in ("recurrence_before", "recurrence_after", "cost")}
                     if r["retire"]:
                         values |= {"retired_at": now, "retire_reason": r["reason"]}
                     st.update("preventive_measures", {"measure_id": r["measure_id"]}, values)
-                active = active[
-                    ~active["measure_id"].isin([r["measure_id"] for r in retire if r["retire"]])
-                ]
-            plans = plan_measures(all_labels, w, active, cfg, now)
+            plans = plan_measures(all_labels, w, st.frame("preventive_measures"), cfg, now)
             first_id = len(w.measures)
             st.insert("preventive_measures", [
                 {"measure_id": first_id + i, "measure": p["measure"], "asset": p["asset"],

@@ -6,8 +6,9 @@ Never the ledger.
 
 - **Take** (daily): a cause labelled ``prevent_after`` times or more on one asset within
   ``prevent_window_days``, for which a measure of ``envs.sim.prevention.MEASURES`` lists the cause
-  and may be put on that asset's layer, and no active measure of that kind is on the asset, gets
-  the measure (``World.prevent``). ``reserved_capacity`` reserves the hours at which the recurring
+  and may be put on that asset's layer, and no measure of that kind was ever put on the asset in
+  this run (active, or retired for not paying: it is not tried again), gets the measure
+  (``World.prevent``). ``reserved_capacity`` reserves the hours at which the recurring
   contention was seen (the hour each incident opened and the hour before it). A measure can be
   wrong — the labels were wrong, or the cause recurs elsewhere — and then costs and prevents
   nothing.
@@ -35,14 +36,14 @@ def _measures_for(cause: str) -> list[str]:
 
 
 def plan_measures(
-    labels: pd.DataFrame, world: Any, active: pd.DataFrame, cfg: LearningConfig, now: float
+    labels: pd.DataFrame, world: Any, taken: pd.DataFrame, cfg: LearningConfig, now: float
 ) -> list[dict[str, Any]]:
     """The measures the learned labels call for now (not yet applied).
 
     Args:
         labels: this run's ``incident_labels`` rows.
         world: the world (its assets' layers, the warehouse size).
-        active: this run's ``preventive_measures`` rows still active.
+        taken: this run's ``preventive_measures`` rows, active or retired.
         cfg: ``prevent_after``, ``prevent_window_days``.
         now: the cycle's time.
 
@@ -56,7 +57,7 @@ def plan_measures(
             groups.setdefault((str(r.cause), int(r.root_asset)), []).append(
                 (int(r.incident_id), float(r.opened_at))
             )
-    taken = {(r.measure, int(r.asset)) for r in active.itertuples()}
+    tried = {(r.measure, int(r.asset)) for r in taken.itertuples()}
     out: list[dict[str, Any]] = []
     for (cause, asset), group in sorted(groups.items()):
         if len(group) < cfg.prevent_after or not _measures_for(cause):
@@ -64,7 +65,7 @@ def plan_measures(
         layer = world.assets[asset].layer
         for name in _measures_for(str(cause)):
             m = MEASURES[name]
-            if layer not in m.eligible or (name, asset) in taken:
+            if layer not in m.eligible or (name, asset) in tried:
                 continue
             params: dict[str, Any] = {}
             if "hours" in m.required:
@@ -82,7 +83,7 @@ def plan_measures(
             )
             out.append({"measure": name, "asset": asset, "cause": cause,
                         "params": params, "reason": reason})  # fmt: skip
-            taken.add((name, asset))
+            tried.add((name, asset))
             break
     return out
 

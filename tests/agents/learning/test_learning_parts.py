@@ -128,7 +128,7 @@ def test_prevention_takes_a_measure_for_a_learned_recurrence_on_an_eligible_asse
         ("rotate_credentials", 1, "expired_credentials")
     ]  # bad_join has no measure: nothing is taken for it
     taken = pd.DataFrame({"measure": ["rotate_credentials"], "asset": [1]})
-    assert plan_measures(labels, w, taken, cfg, now=4000.0) == []
+    assert plan_measures(labels, w, taken, cfg, now=4000.0) == []  # active or retired: not again
     old = plan_measures(labels, w, none, cfg, now=4000.0 + 20 * 1440.0)
     assert old == []  # outside the window: no longer recurring
 
