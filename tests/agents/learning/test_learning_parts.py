@@ -149,3 +149,40 @@ def test_the_weekly_review_retires_a_measure_that_did_not_pay():
     assert not kept["retire"] and gone["retire"] and "does not pay" in gone["reason"]
     assert kept["recurrence_after"] < kept["recurrence_before"]
     assert review_measures(labels, active, cheap, cfg, 3000.0 + 1440.0) == []  # too young
+
+
+def _alert(asset, signal):
+    return SimpleNamespace(asset=asset, signal=signal)
+
+
+def test_thresholds_move_per_asset_and_signal_within_bounds_with_reasons():
+    from agents.learning.thresholds import ThresholdTuner
+
+    sens = {}
+    monitor = SimpleNamespace(
+        world=_world(["Ingestion", "Transformation", "Warehouse"]),
+        asset_sensitivity=lambda a, s: sens.get((a, s), 3.0),
+        set_asset_sensitivity=lambda a, s, v: sens.__setitem__((a, s), v),
+    )
+    tuner = ThresholdTuner(monitor, LearningConfig(threshold_step=0.5, threshold_max=3.5))
+    tri = Triaged(1, "", "unknown", "unknown", 0.3, 1, ())
+
+    def lab(iid, cause, root):
+        from agents.learning.review import Label
+
+        return Label(iid, 0.0, "review", cause, root, tri, True)
+
+    alerts = {
+        1: [_alert(1, "volume"), _alert(1, "freshness")],  # a false alarm on asset 1's volume
+        2: [_alert(1, "null_rate")],  # nulls rooted at asset 0 seen only downstream: a miss
+        3: [_alert(2, "runtime")],  # a slow plan rooted at 1 seen at 2: not a miss
+    }
+    labels = [lab(1, FALSE_ALARM, -1), lab(2, "source_nulls", 0), lab(3, "plan_regression", 1)]
+    rows = tuner.propose(labels, alerts, day=1, t=0.0)
+    assert [(r["asset"], r["signal"], r["old"], r["new"]) for r in rows] == [
+        (0, "null_rate", 3.0, 2.5),
+        (1, "volume", 3.0, 3.5),
+    ]
+    assert "false alarm" in rows[1]["reason"] and "incidents 1" in rows[1]["reason"]
+    tuner.apply(rows)
+    assert tuner.propose(labels[:1], alerts, day=2, t=0.0) == []  # at its bound: no change
