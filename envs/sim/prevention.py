@@ -50,6 +50,7 @@ reschedule          none: moves the asset's   --     2.0       an asset with pla
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -246,7 +247,11 @@ def matches(m: Measure, rec: MeasureRecord, f: Fault) -> bool:
 
 
 def _int_param(name: str, key: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not lo <= int(value) <= hi
+    ):
         raise ValueError(f"{name}: {key} must be an int in {lo}..{hi}, got {value!r}")
     return int(value)
 
@@ -333,14 +338,15 @@ class PreventionBook:
         """Retire measure ``measure_id`` now: its cost and effect stop (``World.retire``)."""
         if (
             isinstance(measure_id, bool)
-            or not isinstance(measure_id, int)
-            or not 0 <= measure_id < len(self._records)
+            or not isinstance(measure_id, numbers.Integral)
+            or not 0 <= int(measure_id) < len(self._records)
         ):
             raise ValueError(
                 f"retire: no measure {measure_id!r}; expected an id in 0..{len(self._records) - 1}"
                 if self._records
                 else f"retire: no measure {measure_id!r}; no measure was taken"
             )
+        measure_id = int(measure_id)
         rec = self._records[measure_id]
         if not rec.active:
             raise ValueError(
