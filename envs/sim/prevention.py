@@ -185,6 +185,26 @@ class MeasureRecord(NamedTuple):
         return self.retired_at != self.retired_at  # nan
 
 
+class MeasureOp(NamedTuple):
+    """One ``World.prevent`` or ``World.retire`` as it took effect (an episode replays them).
+
+    Attributes:
+        t: when (simulated minutes).
+        op: ``prevent`` or ``retire``.
+        measure: for ``prevent``: the measure's name.
+        asset: for ``prevent``: the asset index.
+        params: for ``prevent``: its parameters, defaults filled in, as sorted (name, value) pairs.
+        measure_id: for ``retire``: the measure retired.
+    """
+
+    t: float
+    op: str
+    measure: str = ""
+    asset: int = -1
+    params: tuple[tuple[str, Any], ...] = ()
+    measure_id: int = -1
+
+
 class PreventedFault(NamedTuple):
     """A planned fault a measure prevented: its ledger row as it would have started, and who.
 
@@ -272,6 +292,8 @@ class PreventionBook:
         self._original: dict[int, PlannedBackfill] = {}  # moved backfill index → as planned
         self.armed = False
         """True once a measure was taken: only then does a fault's onset consult the book."""
+        self.log: list[MeasureOp] = []
+        """Every ``prevent`` and ``retire`` that took effect, in order (``envs.sim.episode``)."""
 
     # ------------------------------------------------------------------ taking measures
     def start(self, name: str, asset: int | str, params: dict[str, Any]) -> int:
@@ -307,6 +329,7 @@ class PreventionBook:
         rec = MeasureRecord(mid, name, a.idx, MappingProxyType(clean), w.now, NAN, 0.0, ())
         self._records.append(rec)
         self.armed = True
+        self.log.append(MeasureOp(w.now, "prevent", name, a.idx, tuple(sorted(clean.items()))))
         if name == "reschedule":
             self._move_backfills(mid)
         return mid
@@ -353,6 +376,7 @@ class PreventionBook:
                 f"retire: measure {measure_id} was already retired at {rec.retired_at}"
             )
         self._records[measure_id] = rec._replace(retired_at=self._world.now)
+        self.log.append(MeasureOp(self._world.now, "retire", measure_id=measure_id))
         if rec.measure == "reschedule":
             self._restore_backfills(measure_id)
 

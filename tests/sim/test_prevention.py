@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 
 import numpy as np
 import pytest
 
+from envs.sim import episode
 from envs.sim import rng as rng_module
 from envs.sim.ledger import faults_table, prevented_table
 from envs.sim.prevention import MEASURES
@@ -345,3 +347,20 @@ def test_a_measure_matching_nothing_changes_nothing_but_its_cost():
     assert w.log == base.log
     assert faults_table(w).to_csv() == faults_table(base).to_csv()
     assert w.prevention_cost == pytest.approx(MEASURES["uniqueness_guard"].cost_per_day * 7)
+
+
+def test_an_episode_with_measures_saves_and_replays_exactly(tmp_path):
+    w = _schedule(0)
+    ep = episode.record(w, "mixed")
+    assert [m.op for m in ep.measures].count("retire") == 1
+    episode.save(ep, tmp_path / "episode.json")
+    loaded = episode.load(tmp_path / "episode.json")
+    assert loaded == ep
+    again = episode.replay(loaded)
+    assert again.log == w.log
+    assert prevented_table(again).to_csv() == prevented_table(w).to_csv()
+    assert again.measures == w.measures and again.planned_backfills == w.planned_backfills
+    # an episode without measures is written as before: no measures key
+    plain = World(load_scenario("sc0001"), 0, days=1.0)
+    episode.save(episode.record(plain, "sc0001"), tmp_path / "plain.json")
+    assert "measures" not in json.loads((tmp_path / "plain.json").read_text())
