@@ -105,18 +105,22 @@ class NoisePlan:
             warehouse: the shared warehouse the backfills take slots of.
             assets: the compiled assets (index = asset id) whose schema versions change.
         """
-        for i in range(len(self.backfills)):
-            env.process(_backfill(env, warehouse, self.backfills, i))
+        for i, b in enumerate(self.backfills):
+            env.process(_backfill(env, warehouse, b, self.backfills, i))
         for c in self.benign_columns:
             env.process(_benign_column(env, assets[c.asset], c))
 
 
 def _backfill(
-    env: simpy.Environment, warehouse: Warehouse, plan: list[PlannedBackfill], i: int
+    env: simpy.Environment,
+    warehouse: Warehouse,
+    b: PlannedBackfill,
+    plan: list[PlannedBackfill],
+    i: int,
 ) -> Generator[simpy.Event, Any, None]:
-    b = plan[i]
+    """Hold ``b.slots`` slots over the backfill; ``plan[i]`` at its planned start may move it."""
     yield env.timeout(max(0.0, b.start - env.now))
-    while plan[i] is not b:  # rescheduled meanwhile (envs.sim.prevention): start when announced
+    while plan[i] is not b:  # rescheduled (envs.sim.prevention): start when announced
         b = plan[i]
         yield env.timeout(max(0.0, b.start - env.now))
     with ExitStack() as held:

@@ -50,6 +50,7 @@ reschedule          none: moves the asset's   --     2.0       an asset with pla
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -184,6 +185,26 @@ class MeasureRecord(NamedTuple):
         return self.retired_at != self.retired_at  # nan
 
 
+class MeasureOp(NamedTuple):
+    """One ``World.prevent`` or ``World.retire`` as it took effect (an episode replays them).
+
+    Attributes:
+        t: when (simulated minutes).
+        op: ``prevent`` or ``retire``.
+        measure: for ``prevent``: the measure's name.
+        asset: for ``prevent``: the asset index.
+        params: for ``prevent``: its parameters, defaults filled in, as sorted (name, value) pairs.
+        measure_id: for ``retire``: the measure retired.
+    """
+
+    t: float
+    op: str
+    measure: str = ""
+    asset: int = -1
+    params: tuple[tuple[str, Any], ...] = ()
+    measure_id: int = -1
+
+
 class PreventedFault(NamedTuple):
     """A planned fault a measure prevented: its ledger row as it would have started, and who.
 
@@ -246,7 +267,11 @@ def matches(m: Measure, rec: MeasureRecord, f: Fault) -> bool:
 
 
 def _int_param(name: str, key: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not lo <= int(value) <= hi
+    ):
         raise ValueError(f"{name}: {key} must be an int in {lo}..{hi}, got {value!r}")
     return int(value)
 
@@ -267,6 +292,8 @@ class PreventionBook:
         self._original: dict[int, PlannedBackfill] = {}  # moved backfill index → as planned
         self.armed = False
         """True once a measure was taken: only then does a fault's onset consult the book."""
+        self.log: list[MeasureOp] = []
+        """Every ``prevent`` and ``retire`` that took effect, in order (``envs.sim.episode``)."""
 
     # ------------------------------------------------------------------ taking measures
     def start(self, name: str, asset: int | str, params: dict[str, Any]) -> int:
@@ -302,6 +329,7 @@ class PreventionBook:
         rec = MeasureRecord(mid, name, a.idx, MappingProxyType(clean), w.now, NAN, 0.0, ())
         self._records.append(rec)
         self.armed = True
+        self.log.append(MeasureOp(w.now, "prevent", name, a.idx, tuple(sorted(clean.items()))))
         if name == "reschedule":
             self._move_backfills(mid)
         return mid
@@ -333,20 +361,22 @@ class PreventionBook:
         """Retire measure ``measure_id`` now: its cost and effect stop (``World.retire``)."""
         if (
             isinstance(measure_id, bool)
-            or not isinstance(measure_id, int)
-            or not 0 <= measure_id < len(self._records)
+            or not isinstance(measure_id, numbers.Integral)
+            or not 0 <= int(measure_id) < len(self._records)
         ):
             raise ValueError(
                 f"retire: no measure {measure_id!r}; expected an id in 0..{len(self._records) - 1}"
                 if self._records
                 else f"retire: no measure {measure_id!r}; no measure was taken"
             )
+        measure_id = int(measure_id)
         rec = self._records[measure_id]
         if not rec.active:
             raise ValueError(
                 f"retire: measure {measure_id} was already retired at {rec.retired_at}"
             )
         self._records[measure_id] = rec._replace(retired_at=self._world.now)
+        self.log.append(MeasureOp(self._world.now, "retire", measure_id=measure_id))
         if rec.measure == "reschedule":
             self._restore_backfills(measure_id)
 
