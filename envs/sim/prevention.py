@@ -53,14 +53,44 @@ import math
 import numbers
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
+from envs.sim.assets import Asset
 from envs.sim.faults import Fault
 from envs.sim.noise import PlannedBackfill
 from envs.sim.records import FaultRecord
+from envs.sim.rng import Streams
+from envs.sim.warehouse import Warehouse
+from scenarios.spec import Scenario
 
-if TYPE_CHECKING:
-    from envs.sim.world import World
+
+class WorldView(Protocol):
+    """What the book reads and moves of its world (``envs.sim.world.World`` is one).
+
+    Structural, like ``envs.sim.actions.WorldLike``, so that this module does not import the
+    world that owns it.
+
+    Attributes:
+        scenario: the loaded scenario (the warehouse's size for ``reserved_capacity``).
+        streams: the episode's random streams (``prevention``).
+        warehouse: the shared warehouse (its price and largest size).
+        planned_backfills: the announced backfills, which ``reschedule`` moves in place.
+    """
+
+    scenario: Scenario
+    streams: Streams
+    warehouse: Warehouse
+    planned_backfills: list[PlannedBackfill]
+
+    @property
+    def now(self) -> float:
+        """The current simulated time (minutes)."""
+        ...
+
+    def asset(self, ref: int | str) -> Asset:
+        """The asset with this id or name (``KeyError`` naming the choices otherwise)."""
+        ...
+
 
 NAN = math.nan
 
@@ -283,7 +313,7 @@ class PreventionBook:
         world: the world (its assets, warehouse, streams, faults and planned backfills).
     """
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: WorldView) -> None:
         self._world = world
         self._records: list[MeasureRecord] = []
         self._u: list[float] = []
