@@ -142,6 +142,11 @@ class KnowledgeBase:
             self._conn.close()
             raise ValueError(f"{self.path}: schema version {version}, expected {SCHEMA_VERSION}")
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (stores that add their own tables, ``agents.learning.store``)."""
+        return self._conn
+
     def close(self) -> None:
         """Close the connection (every recorded incident is already committed)."""
         self._conn.close()

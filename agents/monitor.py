@@ -21,11 +21,11 @@ schema_change    the schema version changed (additive changes alert only if conf
 ===============  ===========================================================================
 
 Thresholds are parameters (``MonitorConfig``, with per-signal sensitivity overrides for the SLA
-optimizer). Alerts can be suppressed during announced planned backfills (runtime, queue,
-freshness); with a business calendar, volume on a holiday is judged against the usual holiday
-dip. Baselines are primed from a
-history of the same pipeline (``prime``) before the episode starts, as a deployed monitor would
-have learned them.
+optimizer, and per-asset × signal ones the learning cycle sets with ``set_asset_sensitivity``,
+consulted only for an asset that has them). Alerts can be suppressed during announced planned
+backfills (runtime, queue, freshness); with a business calendar, volume on a holiday is judged
+against the usual holiday dip. Baselines are primed from a history of the same pipeline
+(``prime``) before the episode starts, as a deployed monitor would have learned them.
 
 Alerts are deduplicated and grouped into incidents by ``agents.incidents.IncidentBook``. When the
 organization closes an incident as benign, the book holds its (asset, signal) conditions for
@@ -204,6 +204,8 @@ class PipelineMonitor:
             s: config.family_sensitivity.get(s, config.sensitivity) for s in ANOMALY_SIGNALS
         }
         self._sens_by_metric = [self._sens[m] for m in _METRICS]
+        # per-asset thresholds learned by the learning cycle (None: the signal-wide ones)
+        self._sens_asset: list[list[float] | None] = [None] * n
         self.grace = config.freshness_grace_min
         self._backfills = [(b.start, b.end + 60.0) for b in world.planned_backfills]
         self._error_checks = [
@@ -351,6 +353,7 @@ class PipelineMonitor:
         sqrt = math.sqrt
         horizon = self._window
         holiday = bool(self._holidays) and int(end // 1440) in self._holidays
+        sens_row = self._sens_asset[a] or self._sens_by_metric
         i = first + vol  # volume's bucket; the other signals' pooled slots follow, 49 apart
         for m, x in enumerate(self._metrics(r)):
             b = base[i]
@@ -368,7 +371,7 @@ class PipelineMonitor:
                 if std < lim:
                     std = lim
                 z = (x - mean) / std if std > 0 else 0.0
-                sens = self._sens_by_metric[m]
+                sens = sens_row[m]
                 change = abs(x - mean) / abs(mean) if change_rel and mean else abs(x - mean)
                 if not (abs(z) <= sens or (z < 0 and spike) or change <= tiny):
                     self._flag(r, t, m, x, mean, std, z, sens)
@@ -438,6 +441,28 @@ class PipelineMonitor:
         if grace_min < 0:
             raise ValueError(f"grace_min: expected >= 0, got {grace_min}")
         self.grace = float(grace_min)
+
+    def asset_sensitivity(self, asset: int, signal: str) -> float:
+        """The z-score threshold of ``signal`` on ``asset`` (its own if set, else the signal's)."""
+        row = self._sens_asset[asset]
+        return row[_METRICS.index(signal)] if row is not None else self._sens[signal]
+
+    def set_asset_sensitivity(self, asset: int, signal: str, value: float) -> None:
+        """Give ``asset`` its own z-score threshold for ``signal`` (the learning cycle's lever).
+
+        The asset's other signals keep the signal-wide thresholds as they are now.
+
+        Raises:
+            ValueError: for an unknown signal or a non-positive threshold.
+        """
+        if signal not in self._sens:
+            raise ValueError(f"signal: unknown {signal!r}; expected one of {ANOMALY_SIGNALS}")
+        if not value > 0:
+            raise ValueError(f"sensitivity of {signal} on asset {asset}: expected > 0, got {value}")
+        row = self._sens_asset[asset]
+        if row is None:
+            row = self._sens_asset[asset] = list(self._sens_by_metric)
+        row[_METRICS.index(signal)] = float(value)
 
     def recent_assets(self, signals: frozenset[str], since: float) -> set[int]:
         """Assets with an alert of one of ``signals`` at or after ``since``."""

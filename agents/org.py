@@ -21,8 +21,11 @@ telemetry, each new incident gets a SimPy process (triage after ``triage_delay_m
 remediation), and closed incidents go to the knowledge base in one transaction each.
 An incident closed as benign (``BENIGN_RESOLUTIONS``) holds its conditions in the monitor's
 incident book (``agents.incidents``), so a condition that persists is not reopened every run.
-``finish()`` turns everything into an ``EpisodeResult`` for the scorecard. One episode with an
-organization in the loop (its policy slots filled or not) is ``agents.slots.runner.run_episode``.
+``finish()`` turns everything into an ``EpisodeResult`` for the scorecard. A daily learning
+cycle (``agents.learning.cycle``) may attach itself as ``Organization.learning``; only then does
+triage pass through its ``refine`` hook and remediation through its ``approve`` hook. One
+episode with an organization in the loop (its policy slots filled or not) is
+``agents.slots.runner.run_episode``.
 """
 
 from __future__ import annotations
@@ -122,6 +125,23 @@ def org_config(name: str) -> OrgConfig:
     raise ValueError(f"org: unknown organization {name!r}; expected one of {', '.join(ORG_NAMES)}")
 
 
+class LearningHooks(Protocol):
+    """The learning cycle's hooks (``agents.learning.cycle.LearningCycle``), called only when set.
+
+    ``refine`` sees layer 1's request before the route slot and may replace the rules' cause with
+    the classifier's; ``approve`` runs before a playbook and waits for a person's approval of a
+    destructive action not yet promoted for the diagnosed cause.
+    """
+
+    def refine(self, req: RouteRequest) -> RouteRequest:
+        """Layer 1's request, possibly with the classifier's cause."""
+        ...
+
+    def approve(self, inc: Incident, rungs: list[Any]) -> Generator[simpy.Event, Any, None]:
+        """Wait for approval if needed."""
+        ...
+
+
 class Decider(Protocol):
     """An outside decision-maker for the triage route slot (an RL environment, say).
 
@@ -190,6 +210,7 @@ class Organization:
         self.closed: list[Incident] = []
         self.summaries: dict[int, IncidentSummary] = {}
         self.unsafe: list[int] = []
+        self.learning: LearningHooks | None = None  # set by agents.learning.cycle.LearningCycle
         self.monitor.start()
 
     def _open_for_analysts(self) -> list[tuple[int, set[int], float, float]]:
@@ -226,6 +247,10 @@ class Organization:
             prop = req.proposal
             chosen = yield self.decider.request(req)
             diag = self.triage.finalize(req, str(chosen))
+        elif self.cfg.automation == "playbooks" and self.learning is not None:
+            req = self.learning.refine(self.triage.propose(inc))
+            prop = req.proposal
+            diag = self.triage.finalize(req, self.triage.policy.choose(prop, inc))
         elif self.cfg.automation == "playbooks":
             diag, prop = self.triage.diagnose(inc)
         else:
@@ -268,6 +293,8 @@ class Organization:
         for kind, _ in rungs:
             if kind in DESTRUCTIVE_ACTIONS and not self.triage.has_evidence(inc, kind, prop.target):
                 self.unsafe.append(inc.incident_id)
+        if self.learning is not None and rungs:
+            yield from self.learning.approve(inc, rungs)
         yield from self.remediation.run(inc, rungs, prop.target, scope, paged=paged)
 
     def _signal_diagnosis(self, inc: Incident) -> tuple[Diagnosis, Proposal]:

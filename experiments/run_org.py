@@ -18,6 +18,24 @@ Writes into the run directory: ``00_governance/file-ownership.md``,
 episodes), ``knowledge.sqlite`` (the knowledge base) and ``scorecard.json``; prints the scorecard.
 ``org=ideal`` (the rules organization plus the ideal agents, ``agents.ideal``) also writes
 ``09_learning/cost-report.md`` and adds the ideal agents' measures to the scorecard.
+
+**Multi-week runs** (``weeks=<int> learning=off|on|raw``)::
+
+    python -m experiments.run_org scenario=sc0001 weeks=8 learning=on split=eval episodes=1
+
+Each of the ``episodes`` seeds of the split is one continuous run of ``7 * weeks`` days
+(``agents.learning.longrun.run_weeks``): the organization keeps its knowledge base, thresholds,
+classifier, autonomy and measures from day to day, and with ``learning=on`` (reviewed labels) or
+``raw`` (its own unreviewed diagnoses) runs the daily learning cycle (``agents.learning.cycle``).
+The organization learns online during the run, from that run's past only; each seed starts from
+an empty knowledge base, so a run on eval seeds never learns from another seed (learning data
+apart from test data). Without ``weeks`` (the default) nothing changes: episodes as before, every
+incident reviewed against the ground truth after each episode. A multi-week run also writes
+``learning.json`` (per seed: labels, reviews, label accuracy, classifier versions and held-out
+accuracy, thresholds moved, measures, promotions), ``weeks.csv`` (the week-by-week table of
+``agents.scoring.weeks``, one row per seed × week) and, for the first seed,
+``09_learning/weekly-review-<n>.md``; its scorecard pools the whole run. Under ``learning=on|raw``
+the learning cycle does the reviewing, so the ground-truth review after the run is skipped.
 """
 
 from __future__ import annotations
@@ -34,11 +52,15 @@ from tqdm import tqdm
 
 from agents.ideal.ideal_org import IdealAgents
 from agents.knowledge import KnowledgeBase
+from agents.learning.config import LEARNING_MODES
+from agents.learning.longrun import LongRun, run_weeks
+from agents.learning.weekly import write_weekly_reviews
 from agents.org import ORG_NAMES, org_config
 from agents.records import EpisodeResult
 from agents.scoring.artifacts import write_artifacts, write_tables
 from agents.scoring.matching import match_alert
 from agents.scoring.scorecard import scorecard
+from agents.scoring.weeks import weekly_table
 from agents.slots.resolve import (
     SLOTS,
     org_label,
@@ -91,6 +113,53 @@ def _append_events(path: Path, world: Any, *, fresh: bool) -> None:
     part.unlink()
 
 
+def learning_summary(lr: LongRun) -> dict[str, Any]:
+    """One multi-week run's learning figures (``learning.json``'s per-seed entry)."""
+    c = lr.cycle
+    out: dict[str, Any] = {"seed": lr.world.seed, "mode": lr.mode, "weeks": lr.weeks}
+    out["measures"] = [
+        {"measure_id": m.measure_id, "measure": m.measure, "asset": lr.world.assets[m.asset].name,
+         "started_at": m.started_at, "retired_at": None if m.active else m.retired_at,
+         "cost": m.cost, "prevented": len(m.prevented)}
+        for m in lr.world.measures
+    ]  # fmt: skip
+    if c is None:
+        return out
+    labels = c.labels
+    counts = {k: sum(lab.source == k for lab in labels) for k in ("review", "confirmed", "raw")}
+    out |= {
+        "labels": len(labels),
+        "labels_by_source": counts,
+        "label_accuracy": sum(lab.correct for lab in labels) / len(labels) if labels else None,
+        "reviews": c.reviews,
+        "approvals": c.approvals,
+        "learning_human_hours": sum(c.human_minutes.values()) / 60.0,
+        "classifier_versions": c.model.version if c.model is not None else 0,
+        "classifier_overrides": sum(t.classifier_version > 0 for t in c.triaged.values()),
+        "classifier_holdout": [{"day": d, "cause_accuracy": a, "n": n} for d, a, n in c.accuracy],
+        "thresholds_changed": len(c.store.frame("thresholds_history")),
+        "promotions": c.store.frame("promotions")[["day", "cause", "action", "to_state"]].to_dict(
+            "records"
+        ),
+    }
+    return out
+
+
+def _write_learning(out: Path, runs: list[LongRun], title: str) -> None:
+    """``learning.json``, ``weeks.csv`` and the first run's weekly reviews."""
+    tables = []
+    for lr in runs:
+        t = weekly_table(lr)
+        t.insert(0, "seed", lr.world.seed)
+        tables.append(t)
+    pd.concat(tables, ignore_index=True).to_csv(out / "weeks.csv", index=False)
+    summary = {"mode": runs[0].mode, "weeks": runs[0].weeks,
+               "runs": [learning_summary(lr) for lr in runs]}  # fmt: skip
+    (out / "learning.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=float))
+    if runs[0].cycle is not None:
+        write_weekly_reviews(out, runs[0].cycle.store, title)
+
+
 def run(
     scenario: str,
     org: str,
@@ -103,6 +172,8 @@ def run(
     triage: Any = None,
     sla: Any = None,
     cost: Any = None,
+    weeks: int | None = None,
+    learning: str = "off",
 ) -> dict[str, Any]:
     """Run ``org`` on the first ``episodes`` seeds of ``split`` and write everything to ``out``.
 
@@ -118,6 +189,8 @@ def run(
         triage: the triage policy slot: None (the rules), ``"onnx:<dir>"`` or a ``PolicyLike``.
         sla: the SLA-optimizer slot, likewise (None: no optimizer).
         cost: the cost-optimizer slot, likewise (None: no optimizer).
+        weeks: run each seed as one continuous run of this many weeks (None: episodes as before).
+        learning: ``off``, ``on`` or ``raw`` (the daily learning cycle; needs ``weeks``).
 
     Returns:
         The scorecard (with ``policies``, the filled slots' provenance, when any is filled).
@@ -133,6 +206,21 @@ def run(
         )
     if split not in ("train", "eval"):
         raise UsageError(f"split: expected train or eval, got {split!r}")
+    if learning not in LEARNING_MODES:
+        raise UsageError(f"learning: expected one of {', '.join(LEARNING_MODES)}, got {learning!r}")
+    if weeks is not None:
+        if not isinstance(weeks, int) or weeks < 1:
+            raise UsageError(f"weeks: expected an integer >= 1, got {weeks!r}")
+        if days is not None:
+            raise UsageError("days: a multi-week run takes weeks=<int>, not days as well")
+        if any(v is not None for v in (triage, sla, cost)) or org == "ideal":
+            raise UsageError("weeks: multi-week runs take no policy slots and no org=ideal")
+        if learning != "off" and org != "rules":
+            raise UsageError(
+                f"learning={learning}: needs org=rules (the playbook organization), got {org}"
+            )
+    elif learning != "off":
+        raise UsageError(f"learning={learning}: needs weeks=<int> (a run long enough to learn in)")
     sc = load_scenario(scenario)
     check_scenario(sc)  # a fault process that can never be injected is refused here
     seeds = getattr(sc.spec.seeds, split).seeds()
@@ -147,10 +235,17 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     eps: list[EpisodeResult] = []
     ledgers = []
+    runs: list[LongRun] = []
     with KnowledgeBase(out / "knowledge.sqlite") as kb:
         for i, seed in enumerate(tqdm(seeds[:episodes], desc=f"{name} on {sc.name}", unit="ep")):
-            world, ep = run_episode(sc, seed, org, days=days, knowledge=kb, slots=slots)
-            review(kb, ep)
+            if weeks is not None:
+                lr = run_weeks(sc, seed, org, weeks=weeks, mode=learning, knowledge=kb)
+                runs.append(lr)
+                world, ep = lr.world, lr.result
+            else:
+                world, ep = run_episode(sc, seed, org, days=days, knowledge=kb, slots=slots)
+            if learning == "off":
+                review(kb, ep)
             eps.append(ep)
             if ideal is not None:
                 ideal.observe(world, ep)
@@ -167,6 +262,8 @@ def run(
             card["policies"] = slot_provenance(slots)
         if ideal is not None:
             ideal.extend(card)
+        if runs:
+            _write_learning(out, runs, f"{sc.spec.id} {sc.spec.title}")
     pd.concat(ledgers, ignore_index=True).to_csv(out / "ledger.csv", index=False)
     write_tables(out, eps)
     write_artifacts(out, eps, card, scenario_title=f"{sc.spec.id} {sc.spec.title}", org=name)
@@ -181,7 +278,10 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point: plain values in, artifacts and a printed scorecard out."""
     out = Path(HydraConfig.get().runtime.output_dir)
     slots = {s: None if cfg.get(s) is None else str(cfg.get(s)) for s in SLOTS}
+    mode = cfg.get("learning", "off")
+    mode = {False: "off", True: "on"}.get(mode, mode) if isinstance(mode, bool) else str(mode)
     with user_errors("run_org"):
+        weeks = None if cfg.get("weeks") is None else as_int(cfg, "weeks", minimum=1)
         card = run(
             str(cfg.scenario),
             str(cfg.org),
@@ -191,8 +291,15 @@ def main(cfg: DictConfig) -> None:
             days=as_float(cfg, "days", allow_none=True, positive=True),
             events_episodes=as_int(cfg, "events_episodes", minimum=0),
             **slots,
+            weeks=weeks,
+            learning=mode,
         )
-    title = f"{card['protocol']['org']} on {cfg.scenario} ({cfg.split}, {cfg.episodes} episodes)"
+    span = (
+        f"{cfg.episodes} episodes"
+        if weeks is None
+        else f"{cfg.episodes} x {weeks} weeks, learning={mode}"
+    )
+    title = f"{card['protocol']['org']} on {cfg.scenario} ({cfg.split}, {span})"
     print_scorecard(card, title=title)
     print(f"outputs: {out}")
 

@@ -87,6 +87,35 @@ half the slots; ``kill_query`` on it), ``retry_storm`` (a misconfigured job reru
 ``reprioritize`` it down or ``kill_query``), ``undersized_warehouse`` (demand grows; every run
 needs twice the slot time; ``scale_warehouse`` by at least 1.5x).
 
+Prevention (``envs.sim.prevention``; ``World.prevent``): a measure active at a fault's onset that
+matches its root cause and root asset prevents it with the share below (the fault never starts).
+Costs per simulated day at the scenarios' 2.0 per slot-hour and 120 per human hour:
+
+==================  ==============================  =====  =============  ========================
+measure             prevents                        share  cost/day       wrong (costs, prevents
+                                                                          nothing) when
+==================  ==============================  =====  =============  ========================
+rotate_credentials  expired_credentials rooted at   0.90   5.0            the 403s were proxy_auth
+                    the Ingestion it is put on                            blips (transient), or
+                                                                          expiry recurs elsewhere
+uniqueness_guard    replayed_load rooted at the     0.90   6.0            duplicates are a
+                    Ingestion it is put on (the                           bad_join's fan-out in a
+                    guard checks batch ids at the                         model, or replays land
+                    load, before the models read)                         on another ingestion
+schema_contract     upstream_rename, column_renamed 0.75   12.0           nulls are source_nulls,
+                    and type_changed rooted at the                        a shift is unit_change,
+                    Ingestion it is put on, or at                         or renames hit another
+                    any Ingestion reading the                             source
+                    Source it is put on
+reserved_capacity   noisy_neighbor starting in its  0.85   slots x hours  contention at other
+                    ``hours``, holding at most its         x 2.0 (8 x 9   hours, or a retry_storm
+                    ``slots`` (warehouse-wide)             peak h = 144)  or undersized_warehouse
+reschedule          no fault: it moves the planned  --     2.0            the asset has no
+                    backfills of its asset to                             backfill or the new hour
+                    ``hour`` (no cause models a                           is as busy
+                    backfill's collision)
+==================  ==============================  =====  =============  ========================
+
 Every action's success probability given the true root cause is in ``CAUSES[cause].success``;
 actions not listed there cannot fix that cause. Destructive actions taken without a matching
 cause cause collateral damage (see ``envs.sim.actions``), which the fix oracle counts as failure.

@@ -25,6 +25,7 @@ from envs.sim.causal import (
     RETRY_LOAD_MIN,
 )
 from envs.sim.faults import Fault
+from envs.sim.prevention import PreventionBook
 from envs.sim.records import RunRecord
 from envs.sim.warehouse import Warehouse
 
@@ -45,6 +46,7 @@ class FaultDynamics:
     demand: float
     seed: int
     book: ActionBook
+    prevention: PreventionBook
     exposures: list[list[Any]]
     collateral: list[list[Any]]
     _open_exposure: dict[tuple[int, int], list[list[Any]]]
@@ -91,6 +93,8 @@ class FaultDynamics:
     def _activate(self, f: Fault) -> Generator[simpy.Event, Any, None]:
         env = self.env
         yield env.timeout(max(0.0, f.onset - env.now))
+        if self.prevention.armed and self.prevention.prevents(f):
+            return  # a preventive measure kept it from starting (envs.sim.prevention)
         self.start_fault(f)
         if f.natural_end < INF:
             yield env.timeout(max(0.0, f.natural_end - env.now))

@@ -43,6 +43,22 @@ def faults_table(world: World) -> pd.DataFrame:
     return df
 
 
+def prevented_table(world: World) -> pd.DataFrame:
+    """The faults preventive measures kept from starting (not in the ledger), one row each.
+
+    Columns are ``FaultRecord`` fields (as the fault was planned: times after its onset are nan)
+    plus ``measure_id``, ``measure``, ``root_asset_name`` and ``root_layer``; with
+    ``faults_table`` it gives the ground truth of recurrence with and without prevention.
+    """
+    rows = [(*p.fault, p.measure_id, p.measure) for p in world.prevented_faults]
+    df = pd.DataFrame(rows, columns=[*FaultRecord._fields, "measure_id", "measure"])
+    names = [a.name for a in world.assets]
+    layers = [a.layer for a in world.assets]
+    df["root_asset_name"] = [names[i] for i in df["root_asset"]]
+    df["root_layer"] = [layers[i] for i in df["root_asset"]]
+    return df
+
+
 def runs_table(world: World) -> pd.DataFrame:
     """Every run record, one row each, with asset names and layers."""
     df = pd.DataFrame(world.log, columns=list(RunRecord._fields))

@@ -5,7 +5,8 @@ module adds the rest: Source arrival delays (a few minutes, sometimes late but w
 benign added columns (the schema version changes, no check fails), and planned backfills (announced
 extra warehouse load on one asset, which slows everyone else). ``NoisePlan.backfills`` lists the
 announced windows (the world publishes them as ``World.planned_backfills``) so a monitor may
-suppress alerts during them.
+suppress alerts during them. A backfill starts at the time announced there when its planned time
+comes: a ``reschedule`` measure (``envs.sim.prevention``) may have moved it later.
 
 The noise processes need only the SimPy environment, the warehouse and the assets
 (``NoisePlan.start``), so this module does not know the world.
@@ -104,16 +105,24 @@ class NoisePlan:
             warehouse: the shared warehouse the backfills take slots of.
             assets: the compiled assets (index = asset id) whose schema versions change.
         """
-        for b in self.backfills:
-            env.process(_backfill(env, warehouse, b))
+        for i, b in enumerate(self.backfills):
+            env.process(_backfill(env, warehouse, b, self.backfills, i))
         for c in self.benign_columns:
             env.process(_benign_column(env, assets[c.asset], c))
 
 
 def _backfill(
-    env: simpy.Environment, warehouse: Warehouse, b: PlannedBackfill
+    env: simpy.Environment,
+    warehouse: Warehouse,
+    b: PlannedBackfill,
+    plan: list[PlannedBackfill],
+    i: int,
 ) -> Generator[simpy.Event, Any, None]:
+    """Hold ``b.slots`` slots over the backfill; ``plan[i]`` at its planned start may move it."""
     yield env.timeout(max(0.0, b.start - env.now))
+    while plan[i] is not b:  # rescheduled (envs.sim.prevention): start when announced
+        b = plan[i]
+        yield env.timeout(max(0.0, b.start - env.now))
     with ExitStack() as held:
         reqs = [warehouse.request(priority=1) for _ in range(b.slots)]
         # a request's ``with`` releases it on exit; entered last-first, they are released

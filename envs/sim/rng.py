@@ -23,6 +23,7 @@ STREAM_NAMES: Final[tuple[str, ...]] = (
     "noise",  # benign schema changes, backfills
     "requests",  # analyst request workload
     "cascades",  # whether, when and where a trigger fault sets a cascaded one off
+    "prevention",  # whether an active preventive measure prevents a matching fault
 )
 
 

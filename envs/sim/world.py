@@ -36,6 +36,7 @@ from envs.sim.corruption import combine, inherit, merge
 from envs.sim.dynamics import FaultDynamics
 from envs.sim.faults import Fault, check_injectable, fault_params, plan_faults, severity
 from envs.sim.noise import NoisePlan, PlannedBackfill
+from envs.sim.prevention import MeasureRecord, PreventedFault, PreventionBook
 from envs.sim.records import (
     BLOCKED,
     FAILED,
@@ -75,7 +76,9 @@ class World(FaultDynamics):
         actions: the audit trail of actions taken.
         book: what the world remembers about the actions taken (``envs.sim.actions``).
         planned_backfills: the noise plan's announced backfills (a monitor may suppress
-            alerts during them).
+            alerts during them); a ``reschedule`` measure moves them (``prevent``).
+        prevention: the preventive measures taken and what they prevented
+            (``envs.sim.prevention``; use ``prevent``, ``retire``, ``measures``).
         horizon: episode end in minutes.
     """
 
@@ -123,7 +126,9 @@ class World(FaultDynamics):
         self._ctx_action = -1
         self.book = ActionBook()
         self._coll_open: dict[tuple[int, int], list[Any]] = {}
-        self.planned_backfills: list[PlannedBackfill] = list(self.noise.backfills)
+        # the noise plan's own list: a backfill starts when the entry announces it (reschedule)
+        self.planned_backfills: list[PlannedBackfill] = self.noise.backfills
+        self.prevention = PreventionBook(self)
         ev = self.streams["evidence"]
         self._evidence = ev.random(1 << 14).tolist()
         self._ev_i = 0
@@ -208,6 +213,40 @@ class World(FaultDynamics):
         self.faults.append(f)
         self.env.process(self._activate(f))
         return f
+
+    def prevent(self, measure: str, asset: int | str, **params: Any) -> int:
+        """Start preventive measure ``measure`` on ``asset`` now; returns its measure id.
+
+        See ``envs.sim.prevention.MEASURES`` for the measures, their parameters and effects.
+
+        Raises:
+            ValueError: one line naming the unknown measure, the unknown or ineligible asset, or
+                the bad parameter, and the valid choices (nothing changes).
+        """
+        return self.prevention.start(measure, asset, params)
+
+    def retire(self, measure_id: int) -> None:
+        """Retire measure ``measure_id`` now: from now on it costs and prevents nothing.
+
+        Raises:
+            ValueError: if no measure has that id or it was already retired.
+        """
+        self.prevention.retire(measure_id)
+
+    @property
+    def measures(self) -> tuple[MeasureRecord, ...]:
+        """Every measure taken, by id, with its cost accrued to now."""
+        return self.prevention.records()
+
+    @property
+    def prevention_cost(self) -> float:
+        """The cost of every measure so far (not part of ``warehouse.cost``)."""
+        return self.prevention.cost()
+
+    @property
+    def prevented_faults(self) -> tuple[PreventedFault, ...]:
+        """The planned faults measures prevented (never started), in onset order."""
+        return tuple(self.prevention.prevented)
 
     def reexecute(
         self, a: Asset, k: int, trigger: str, aid: int = -1

@@ -106,6 +106,12 @@ CASES: dict[str, tuple[str, object, str]] = {
     ),
     "bad days": ("simulate", lambda t: ["scenario=sc0001", "days=-3"], "days=-3"),
     "unknown organization": ("run_org", lambda t: ["scenario=sc0001", "org=chaos"], "org: unknown"),
+    "learning without weeks": (
+        "run_org",
+        lambda t: ["scenario=sc0001", "learning=on"],
+        "learning=on: needs weeks",
+    ),
+    "bad weeks": ("run_org", lambda t: ["scenario=sc0001", "weeks=abc"], "weeks='abc'"),
     "train on an unknown scenario": (
         "train",
         lambda t: ["scenario=sc0009", "tracking=disabled"],
