@@ -10,10 +10,11 @@ less — the trade-off the cost optimizer learns.
 from __future__ import annotations
 
 import bisect
-import contextlib
 from typing import Any
 
 import simpy
+
+from envs.sim.wakeups import call_soon
 
 
 class _PriorityQueue(list[Any]):
@@ -30,6 +31,26 @@ class _PriorityQueue(list[Any]):
 
 def _key(request: Any) -> Any:
     return request.key
+
+
+class _Users(dict[Any, None]):
+    """The granted requests (SimPy's ``Resource.users``), in an insertion-ordered dict.
+
+    SimPy keeps them in a list, appends a granted request and removes a released one with
+    ``list.remove``, a scan over the slots in use on every release. A dict removes in O(1) and
+    iterates, counts and tests membership as the list would (in grant order).
+    """
+
+    __slots__ = ()
+
+    def append(self, request: Any) -> None:
+        self[request] = None
+
+    def remove(self, request: Any) -> None:
+        try:
+            del self[request]
+        except KeyError:
+            raise ValueError(f"{request!r} is not a user of the warehouse") from None
 
 
 class Held:
@@ -64,11 +85,14 @@ class Warehouse(simpy.PriorityResource):
         self, env: simpy.Environment, slots: int, max_slots: int, price_per_slot_hour: float
     ) -> None:
         super().__init__(env, capacity=slots)
+        self._granted = _Users()
+        self.users = self._granted  # type: ignore[assignment]
         self.max_slots = max_slots
         self.price_per_slot_hour = price_per_slot_hour
         self._billed_until = env.now
         self._slot_minutes = 0.0
         self.busy_slot_minutes = 0.0
+        self._released = (self._serve_queue,)
 
     PutQueue = _PriorityQueue  # type: ignore[assignment]
 
@@ -82,7 +106,7 @@ class Warehouse(simpy.PriorityResource):
         Give it back with ``give``.
         """
         if not self.put_queue and len(self.users) < self._capacity:
-            held = Held(priority, self._env.now)
+            held = Held(priority, self._env._now)
             self.users.append(held)  # type: ignore[arg-type]
             return held
         return self.request(priority=priority)
@@ -91,15 +115,16 @@ class Warehouse(simpy.PriorityResource):
         """Give a slot back: ``release(request)`` without building a ``Release`` event.
 
         As SimPy's release, the slot is freed now and queued requests are served when the
-        release event scheduled now is processed (at most the head of the queue, as there).
+        release event scheduled now is processed (at most the head of the queue, as there); the
+        event is a ``Wakeup`` with the key SimPy's would have (``envs.sim.wakeups``).
         """
-        with contextlib.suppress(ValueError):  # as SimPy: releasing twice is not an error
-            self.users.remove(request)
-        ev = simpy.Event(self._env)
-        ev._ok = True
-        ev._value = None
-        ev.callbacks.append(self._trigger_put)
-        self._env.schedule(ev)
+        self._granted.pop(request, None)  # as SimPy: releasing twice is not an error
+        call_soon(self._env, self._released)
+
+    def _serve_queue(self, _event: Any) -> None:
+        """A release event's callback: serve the put queue (nothing to do when it is empty)."""
+        if self.put_queue:
+            self._trigger_put(None)
 
     def resize(self, slots: int) -> None:
         """Change the number of slots now.

@@ -46,6 +46,7 @@ from envs.sim.records import (
     RunRecord,
 )
 from envs.sim.rng import Streams
+from envs.sim.wakeups import sleep
 from envs.sim.warehouse import Held, Warehouse
 from scenarios.spec import Scenario
 
@@ -269,7 +270,7 @@ class World(FaultDynamics):
         for k in range(1, a.n_windows + 1):
             due = k * a.every + delays[k]
             if env._now < due:
-                yield env.timeout(due - env._now)
+                yield sleep(env, due - env._now)
             if a.faults:
                 for f in list(a.faults):
                     if f.model.effect == "sensor_fail" and f.active and f.held:
@@ -284,7 +285,7 @@ class World(FaultDynamics):
         for k in range(1, a.n_windows + 1):
             due = k * a.every + a.offset
             if env._now < due:
-                yield env.timeout(due - env._now)
+                yield sleep(env, due - env._now)
             yield from self._execute(a, k, 0, "schedule", due)
 
     def _execute(
@@ -348,7 +349,7 @@ class World(FaultDynamics):
         running[k] = proc
         killed = False
         try:
-            yield env.timeout(rt)
+            yield sleep(env, rt)
         except simpy.Interrupt:
             killed = True
         finally:
