@@ -10,11 +10,14 @@ less — the trade-off the cost optimizer learns.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
+from heapq import heappush
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
-from envs.sim.wakeups import call_soon
+from envs.sim.wakeups import Clock, Wakeup, call_soon
 
 
 class _PriorityQueue(list[Any]):
@@ -22,10 +25,15 @@ class _PriorityQueue(list[Any]):
 
     ``simpy.resources.resource.SortedQueue`` re-sorts the whole queue on every request, which is
     quadratic in the queue length; ``bisect.insort`` keeps the same order (priority, then time,
-    FIFO among equals) at O(log n) comparisons per request.
+    FIFO among equals) at O(log n) comparisons per request. ``before_put`` (set by the
+    warehouse) runs before a request enters it.
     """
 
+    before_put: Callable[[], None] | None = None
+
     def append(self, item: Any) -> None:
+        if self.before_put is not None:
+            self.before_put()
         bisect.insort_right(self, item, key=_key)
 
 
@@ -93,6 +101,11 @@ class Warehouse(simpy.PriorityResource):
         self._slot_minutes = 0.0
         self.busy_slot_minutes = 0.0
         self._released = (self._serve_queue,)
+        self._clock = env if isinstance(env, Clock) else None
+        self._owed: list[int] = []
+        self._owed_at = 0.0
+        if self._clock is not None:
+            self.put_queue.before_put = self._schedule_owed  # type: ignore[attr-defined]
 
     PutQueue = _PriorityQueue  # type: ignore[assignment]
 
@@ -117,9 +130,36 @@ class Warehouse(simpy.PriorityResource):
         As SimPy's release, the slot is freed now and queued requests are served when the
         release event scheduled now is processed (at most the head of the queue, as there); the
         event is a ``Wakeup`` with the key SimPy's would have (``envs.sim.wakeups``).
+
+        With nobody queued, that event would find the queue empty and do nothing — unless a
+        request is queued before it is processed. So on a ``Clock`` it is only owed: its event
+        id is taken (the order of every other event is unchanged) and it is scheduled with that
+        id when a request enters the queue while it is still pending (``_schedule_owed``).
         """
         self._granted.pop(request, None)  # as SimPy: releasing twice is not an error
-        call_soon(self._env, self._released)
+        env = self._env
+        if self.put_queue or self._clock is None:
+            call_soon(env, self._released)
+            return
+        now = env._now
+        owed = self._owed
+        if owed and self._owed_at != now:
+            owed.clear()  # owed at an earlier time: long processed, with nobody queued
+        self._owed_at = now
+        owed.append(next(env._eid))
+
+    def _schedule_owed(self) -> None:
+        """A request enters the queue: schedule every owed release that is still pending."""
+        owed = self._owed
+        if not owed:
+            return
+        clock = self._clock
+        assert clock is not None
+        at = self._owed_at
+        for eid in owed:
+            if clock.owed_pending(at, eid):
+                heappush(clock._queue, (at, NORMAL, eid, Wakeup(self._released)))
+        owed.clear()
 
     def _serve_queue(self, _event: Any) -> None:
         """A release event's callback: serve the put queue (nothing to do when it is empty)."""

@@ -46,7 +46,7 @@ from envs.sim.records import (
     RunRecord,
 )
 from envs.sim.rng import Streams
-from envs.sim.wakeups import sleep
+from envs.sim.wakeups import Clock, sleep
 from envs.sim.warehouse import Held, Warehouse
 from scenarios.spec import Scenario
 
@@ -91,7 +91,7 @@ class World(FaultDynamics):
         self.horizon = float(days if days is not None else spec.horizon_days) * 1440.0
         if self.horizon <= 0:
             raise ValueError(f"days: expected a positive number, got {days!r}")
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.warehouse = Warehouse(
             self.env,
             spec.warehouse.slots,
