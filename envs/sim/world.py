@@ -3,8 +3,10 @@
 ``World(scenario, seed)`` builds one episode. Each asset has one SimPy process that walks its
 schedule: at ``k * every_min + offset_min`` it waits for the upstream partitions of window ``k``
 (Ingestion assets give up on a late Source after a sensor timeout and fail), takes one warehouse
-slot, runs, evaluates its checks and writes the partition. A run costs four SimPy events (schedule,
-slot request, run time, slot release); Source arrivals cost one.
+slot, runs, evaluates its checks and writes the partition. A run costs two SimPy events (its due
+time and its run time, ``envs.sim.wakeups``), one more while it queues for a slot, and a release
+event only when a request is queued before it would run (``Warehouse.give``); Source arrivals
+cost one.
 
 Partitions move through ``records.PARTITION_STATES``. Consumers need every window of an upstream up
 to theirs to be consumable (delivered, delivered with warnings, or quarantined), so a failed or
