@@ -129,6 +129,12 @@ class Asset:
         self.rt: list[float] = []
         self.mean_noise: list[float] = []
         self.null_noise: list[float] = []
+        self.clean_rows_f: list[float] = []
+        self.clean_null: list[float] = []
+        self.clean_dup: list[float] = []
+        self.clean_vmean: list[float] = []
+        self.clean_pass: list[bool] = []
+        self.fresh_limit_min = math.inf
 
     def predraw(self, streams: Streams, noise: NoiseSpec) -> None:
         """Draw this episode's per-window randomness in a few vectorized calls."""
@@ -147,13 +153,59 @@ class Asset:
             season = season * np.where(
                 np.isin(day, np.asarray(noise.holidays)), noise.holiday_volume_factor, 1.0
             )
-        self.expected = (s.expected_rows * season).tolist()
+        expected = s.expected_rows * season
         vol = streams["volume"]
-        self.vol_noise = (1.0 + noise.volume_cv * vol.standard_normal(n)).tolist()
-        self.mean_noise = (1.0 + 0.02 * vol.standard_normal(n)).tolist()
-        self.null_noise = vol.gamma(2.0, 0.5, n).tolist()
+        vol_noise = 1.0 + noise.volume_cv * vol.standard_normal(n)
+        mean_noise = 1.0 + 0.02 * vol.standard_normal(n)
+        null_noise = vol.gamma(2.0, 0.5, n)
         rt = streams["runtime"]
         self.rt = (s.runtime_median_min * np.exp(s.runtime_sigma * rt.standard_normal(n))).tolist()
+        self.expected = expected.tolist()
+        self.vol_noise = vol_noise.tolist()
+        self.mean_noise = mean_noise.tolist()
+        self.null_noise = null_noise.tolist()
+        self._precompute_clean(expected, vol_noise, mean_noise, null_noise)
+
+    def _precompute_clean(
+        self,
+        expected: np.ndarray,
+        vol_noise: np.ndarray,
+        mean_noise: np.ndarray,
+        null_noise: np.ndarray,
+    ) -> None:
+        """The statistics of each window written without corruption, and whether they pass.
+
+        Fills ``clean_rows_f``, ``clean_null``, ``clean_dup``, ``clean_vmean`` (the products the
+        world's run computes, elementwise in float64: the same IEEE values) and ``clean_pass``
+        (no check but freshness can fail on them; a window that divides by a zero expected volume
+        or has a not_null check without key columns is marked failing, so the world takes its
+        full path and raises as before). ``fresh_limit_min`` is the smallest freshness limit: a
+        run that ends within it of its window end passes every freshness check.
+        """
+        rows_f = expected * vol_noise
+        nn = null_noise * self.base_null
+        dup = self.base_dup * null_noise
+        vmean = self.spec.value_mean * mean_noise
+        bad = np.zeros(len(expected), dtype=bool)
+        fresh = math.inf
+        for _i, code, _is_error, _blocking, lo, hi in self.checks:
+            if code == 0:
+                fresh = min(fresh, hi)
+            elif code == 1:
+                bad |= (nn > hi) if self.n_keys else True
+            elif code == 2:
+                bad |= dup > hi
+            elif code == 3:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    bad |= (expected == 0.0) | (np.abs(rows_f / expected - 1.0) > hi)
+            elif code == 5:
+                bad |= ~((lo <= vmean) & (vmean <= hi))
+        self.clean_rows_f = rows_f.tolist()
+        self.clean_null = nn.tolist()
+        self.clean_dup = dup.tolist()
+        self.clean_vmean = vmean.tolist()
+        self.clean_pass = (~bad).tolist()
+        self.fresh_limit_min = fresh
 
 
 def _compile_check(i: int, c: CheckSpec, a: AssetSpec) -> tuple[int, int, bool, bool, float, float]:

@@ -11,12 +11,15 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from envs.sim.records import PARTITION_STATES, PENDING, ActionRecord, FaultRecord, RunRecord
 
 if TYPE_CHECKING:
     from envs.sim.world import World
+
+NAN = math.nan
 
 
 def fault_records(world: World) -> list[FaultRecord]:
@@ -79,40 +82,77 @@ def actions_table(world: World) -> pd.DataFrame:
     return df
 
 
+_PARTITION_COLUMNS = [
+    "asset", "asset_name", "layer", "window", "window_end", "deadline", "state", "arrived_at",
+    "late_min", "sla_breached", "wrong_data",
+]  # fmt: skip
+_STATE_NAMES = np.array(PARTITION_STATES, dtype=object)
+
+
 def partitions_table(world: World) -> pd.DataFrame:
     """Final state of every partition window that was due before now.
 
     Columns: asset, asset_name, layer, window, window_end, deadline (window end + SLA), state,
     arrived_at (nan if no data), late_min (arrival or now minus deadline, if positive),
     sla_breached, wrong_data (the window was ever delivered with wrong data at Delivery).
+
+    Built column by column with numpy, one asset at a time: the same values and dtypes as one
+    Python row per window (integer window ends, float deadlines and times, bool flags).
     """
     now = world.now
     exposed = {(ai, k) for _fid, ai, k, _s, _e in world.exposures}
-    rows: list[tuple[Any, ...]] = []
+    parts: list[tuple[Any, ...]] = []
     for a in world.assets:
-        for k in range(1, a.n_windows + 1):
-            due = k * a.every + a.offset
-            if due > now:
-                break
-            end = k * a.every
-            deadline = end + a.sla
-            st = a.state[k]
-            rec = a.records.get(k)
-            arrived = rec.ended_at if rec is not None and rec.status == "success" else math.nan
-            ref = now if math.isnan(arrived) else arrived
-            late = max(0.0, ref - deadline)
-            breached = late > 0 if not math.isnan(arrived) else deadline < now
-            rows.append(
-                (a.idx, a.name, a.layer, k, end, deadline, PARTITION_STATES[st], arrived, late,
-                 breached, (a.idx, k) in exposed)
-            )  # fmt: skip
+        n = _windows_due(a.every, a.offset, a.n_windows, now)
+        if n == 0:
+            continue
+        ks = np.arange(1, n + 1, dtype=np.int64)
+        end = ks * a.every
+        deadline = end + a.sla
+        recs = a.records
+        arrived = np.array(
+            [
+                r.ended_at if (r := recs.get(k)) is not None and r.status == "success" else NAN
+                for k in range(1, n + 1)
+            ],
+            dtype=np.float64,
+        )
+        missing = np.isnan(arrived)
+        late = np.maximum(0.0, np.where(missing, now, arrived) - deadline)
+        breached = np.where(missing, deadline < now, late > 0)
+        states = np.frombuffer(a.state, dtype=np.uint8, count=n, offset=1)
+        wrong = (
+            np.array([(a.idx, k) in exposed for k in range(1, n + 1)], dtype=bool)
+            if exposed
+            else np.zeros(n, dtype=bool)
+        )
+        parts.append(
+            (a, n, ks, end, deadline, _STATE_NAMES[states], arrived, late, breached, wrong)
+        )
+    if not parts:
+        return pd.DataFrame([], columns=_PARTITION_COLUMNS)
+    cat = np.concatenate
     return pd.DataFrame(
-        rows,
-        columns=[
-            "asset", "asset_name", "layer", "window", "window_end", "deadline", "state",
-            "arrived_at", "late_min", "sla_breached", "wrong_data",
-        ],
-    )  # fmt: skip
+        {
+            "asset": cat([np.full(p[1], p[0].idx, dtype=np.int64) for p in parts]),
+            "asset_name": cat([np.full(p[1], p[0].name, dtype=object) for p in parts]),
+            "layer": cat([np.full(p[1], p[0].layer, dtype=object) for p in parts]),
+            **{
+                col: cat([p[i] for p in parts])
+                for i, col in enumerate(_PARTITION_COLUMNS[3:], start=2)
+            },
+        }
+    )
+
+
+def _windows_due(every: int, offset: int, n_windows: int, now: float) -> int:
+    """How many windows of an asset were due by ``now`` (``k * every + offset <= now``)."""
+    n = min(n_windows, max(0, int((now - offset) // every)))
+    while n < n_windows and (n + 1) * every + offset <= now:
+        n += 1
+    while n > 0 and n * every + offset > now:
+        n -= 1
+    return n
 
 
 def exposure_hours_by_fault(world: World) -> dict[int, float]:

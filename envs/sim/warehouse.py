@@ -10,10 +10,14 @@ less — the trade-off the cost optimizer learns.
 from __future__ import annotations
 
 import bisect
-import contextlib
+from collections.abc import Callable
+from heapq import heappush
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
+
+from envs.sim.wakeups import Clock, Wakeup, call_soon
 
 
 class _PriorityQueue(list[Any]):
@@ -21,15 +25,40 @@ class _PriorityQueue(list[Any]):
 
     ``simpy.resources.resource.SortedQueue`` re-sorts the whole queue on every request, which is
     quadratic in the queue length; ``bisect.insort`` keeps the same order (priority, then time,
-    FIFO among equals) at O(log n) comparisons per request.
+    FIFO among equals) at O(log n) comparisons per request. ``before_put`` (set by the
+    warehouse) runs before a request enters it.
     """
 
+    before_put: Callable[[], None] | None = None
+
     def append(self, item: Any) -> None:
+        if self.before_put is not None:
+            self.before_put()
         bisect.insort_right(self, item, key=_key)
 
 
 def _key(request: Any) -> Any:
     return request.key
+
+
+class _Users(dict[Any, None]):
+    """The granted requests (SimPy's ``Resource.users``), in an insertion-ordered dict.
+
+    SimPy keeps them in a list, appends a granted request and removes a released one with
+    ``list.remove``, a scan over the slots in use on every release. A dict removes in O(1) and
+    iterates, counts and tests membership as the list would (in grant order).
+    """
+
+    __slots__ = ()
+
+    def append(self, request: Any) -> None:
+        self[request] = None
+
+    def remove(self, request: Any) -> None:
+        try:
+            del self[request]
+        except KeyError:
+            raise ValueError(f"{request!r} is not a user of the warehouse") from None
 
 
 class Held:
@@ -64,11 +93,19 @@ class Warehouse(simpy.PriorityResource):
         self, env: simpy.Environment, slots: int, max_slots: int, price_per_slot_hour: float
     ) -> None:
         super().__init__(env, capacity=slots)
+        self._granted = _Users()
+        self.users = self._granted  # type: ignore[assignment]
         self.max_slots = max_slots
         self.price_per_slot_hour = price_per_slot_hour
         self._billed_until = env.now
         self._slot_minutes = 0.0
         self.busy_slot_minutes = 0.0
+        self._released = (self._serve_queue,)
+        self._clock = env if isinstance(env, Clock) else None
+        self._owed: list[int] = []
+        self._owed_at = 0.0
+        if self._clock is not None:
+            self.put_queue.before_put = self._schedule_owed  # type: ignore[attr-defined]
 
     PutQueue = _PriorityQueue  # type: ignore[assignment]
 
@@ -82,7 +119,7 @@ class Warehouse(simpy.PriorityResource):
         Give it back with ``give``.
         """
         if not self.put_queue and len(self.users) < self._capacity:
-            held = Held(priority, self._env.now)
+            held = Held(priority, self._env._now)
             self.users.append(held)  # type: ignore[arg-type]
             return held
         return self.request(priority=priority)
@@ -91,15 +128,43 @@ class Warehouse(simpy.PriorityResource):
         """Give a slot back: ``release(request)`` without building a ``Release`` event.
 
         As SimPy's release, the slot is freed now and queued requests are served when the
-        release event scheduled now is processed (at most the head of the queue, as there).
+        release event scheduled now is processed (at most the head of the queue, as there); the
+        event is a ``Wakeup`` with the key SimPy's would have (``envs.sim.wakeups``).
+
+        With nobody queued, that event would find the queue empty and do nothing — unless a
+        request is queued before it is processed. So on a ``Clock`` it is only owed: its event
+        id is taken (the order of every other event is unchanged) and it is scheduled with that
+        id when a request enters the queue while it is still pending (``_schedule_owed``).
         """
-        with contextlib.suppress(ValueError):  # as SimPy: releasing twice is not an error
-            self.users.remove(request)
-        ev = simpy.Event(self._env)
-        ev._ok = True
-        ev._value = None
-        ev.callbacks.append(self._trigger_put)
-        self._env.schedule(ev)
+        self._granted.pop(request, None)  # as SimPy: releasing twice is not an error
+        env = self._env
+        if self.put_queue or self._clock is None:
+            call_soon(env, self._released)
+            return
+        now = env._now
+        owed = self._owed
+        if owed and self._owed_at != now:
+            owed.clear()  # owed at an earlier time: long processed, with nobody queued
+        self._owed_at = now
+        owed.append(next(env._eid))
+
+    def _schedule_owed(self) -> None:
+        """A request enters the queue: schedule every owed release that is still pending."""
+        owed = self._owed
+        if not owed:
+            return
+        clock = self._clock
+        assert clock is not None
+        at = self._owed_at
+        for eid in owed:
+            if clock.owed_pending(at, eid):
+                heappush(clock._queue, (at, NORMAL, eid, Wakeup(self._released)))
+        owed.clear()
+
+    def _serve_queue(self, _event: Any) -> None:
+        """A release event's callback: serve the put queue (nothing to do when it is empty)."""
+        if self.put_queue:
+            self._trigger_put(None)
 
     def resize(self, slots: int) -> None:
         """Change the number of slots now.
