@@ -121,32 +121,37 @@ class MonitorConfig:
 class _Baseline:
     """Running sum and sum of squares of one bucket over a sliding time window (O(1) per update).
 
-    The count is ``len(values)``.
+    Its values and their times are kept in two deques of floats, oldest first (the count is
+    ``len(xs)``): floats are not tracked by the garbage collector, so learning a value allocates
+    nothing it has to scan, as a (time, value) tuple would.
     """
 
-    __slots__ = ("s", "ss", "values")
+    __slots__ = ("s", "ss", "ts", "xs")
 
     def __init__(self) -> None:
-        self.values: deque[tuple[float, float]] = deque()
+        self.ts: deque[float] = deque()
+        self.xs: deque[float] = deque()
         self.s = 0.0
         self.ss = 0.0
 
     def add(self, t: float, x: float, cut: float) -> None:
         """Learn ``x`` at time ``t`` and forget the values older than ``cut``."""
-        v = self.values
-        v.append((t, x))
+        ts, xs = self.ts, self.xs
+        ts.append(t)
+        xs.append(x)
         s = self.s + x
         ss = self.ss + x * x
-        while v[0][0] < cut:
-            old = v.popleft()[1]
+        while ts[0] < cut:
+            ts.popleft()
+            old = xs.popleft()
             s -= old
             ss -= old * old
         self.s = s
         self.ss = ss
 
 
-_Snapshot = tuple[tuple[int, tuple[tuple[float, float], ...], int, float, float], ...]
-"""Learned baselines: (slot, values, n, sum, sum of squares) per bucket (``baselines()``)."""
+_Snapshot = tuple[tuple[int, tuple[float, ...], tuple[float, ...], int, float, float], ...]
+"""Learned baselines: (slot, times, values, n, sum, sum of squares) per bucket (``baselines()``)."""
 
 _METRICS = ("volume", "null_rate", "duplicate_rate", "value_mean", "runtime", "queue")
 """The anomaly signals in the order a run's values are scored (and its alerts raised)."""
@@ -233,18 +238,19 @@ class PipelineMonitor:
         sums), so that every monitor loaded from one snapshot starts from the same numbers.
         """
         return tuple(
-            (i, vals, len(vals), sum(x for _, x in vals), sum(x * x for _, x in vals))
+            (i, tuple(b.ts), xs, len(xs), sum(xs), sum(x * x for x in xs))
             for i, b in enumerate(self._base)
             if b is not None
-            for vals in (tuple(b.values),)
+            for xs in (tuple(b.xs),)
         )
 
     def load_baselines(self, snapshot: _Snapshot) -> None:
         """Start from a ``baselines()`` snapshot instead of learning from history again."""
         base = self._base
-        for i, values, _n, s, ss in snapshot:
+        for i, ts, xs, _n, s, ss in snapshot:
             b = _Baseline()
-            b.values.extend(values)  # its count n is len(values)
+            b.ts.extend(ts)
+            b.xs.extend(xs)  # its count n is len(xs)
             b.s, b.ss = s, ss
             base[i] = b
 
@@ -360,7 +366,7 @@ class PipelineMonitor:
             if b is None:
                 b = base[i] = _Baseline()
             else:
-                n = len(b.values)
+                n = len(b.xs)
                 if n >= min_points:
                     mean = mu = b.s / n
                     if m == 0 and holiday:
