@@ -119,32 +119,39 @@ class MonitorConfig:
 
 
 class _Baseline:
-    """Running mean/std of one bucket over a sliding time window (O(1) per update)."""
+    """Running sum and sum of squares of one bucket over a sliding time window (O(1) per update).
 
-    __slots__ = ("n", "s", "ss", "values")
+    Its values and their times are kept in two deques of floats, oldest first (the count is
+    ``len(xs)``): floats are not tracked by the garbage collector, so learning a value allocates
+    nothing it has to scan, as a (time, value) tuple would.
+    """
+
+    __slots__ = ("s", "ss", "ts", "xs")
 
     def __init__(self) -> None:
-        self.values: deque[tuple[float, float]] = deque()
-        self.n = 0
+        self.ts: deque[float] = deque()
+        self.xs: deque[float] = deque()
         self.s = 0.0
         self.ss = 0.0
 
-    def add(self, t: float, x: float, horizon: float) -> None:
-        self.values.append((t, x))
-        self.n += 1
-        self.s += x
-        self.ss += x * x
-        v = self.values
-        cut = t - horizon
-        while v[0][0] < cut:
-            old = v.popleft()[1]
-            self.n -= 1
-            self.s -= old
-            self.ss -= old * old
+    def add(self, t: float, x: float, cut: float) -> None:
+        """Learn ``x`` at time ``t`` and forget the values older than ``cut``."""
+        ts, xs = self.ts, self.xs
+        ts.append(t)
+        xs.append(x)
+        s = self.s + x
+        ss = self.ss + x * x
+        while ts[0] < cut:
+            ts.popleft()
+            old = xs.popleft()
+            s -= old
+            ss -= old * old
+        self.s = s
+        self.ss = ss
 
 
-_Snapshot = tuple[tuple[int, tuple[tuple[float, float], ...], int, float, float], ...]
-"""Learned baselines: (slot, values, n, sum, sum of squares) per bucket (``baselines()``)."""
+_Snapshot = tuple[tuple[int, tuple[float, ...], tuple[float, ...], int, float, float], ...]
+"""Learned baselines: (slot, times, values, n, sum, sum of squares) per bucket (``baselines()``)."""
 
 _METRICS = ("volume", "null_rate", "duplicate_rate", "value_mean", "runtime", "queue")
 """The anomaly signals in the order a run's values are scored (and its alerts raised)."""
@@ -155,6 +162,8 @@ _RULES = tuple(  # per metric: (floor is relative, floor, change is relative, ti
      m in SPIKE_ONLY)
     for m in _METRICS
 )  # fmt: skip
+_CHANGE_REL = tuple(rule[2] for rule in _RULES)
+_TINY = tuple(rule[3] for rule in _RULES)
 
 
 class PipelineMonitor:
@@ -231,19 +240,20 @@ class PipelineMonitor:
         sums), so that every monitor loaded from one snapshot starts from the same numbers.
         """
         return tuple(
-            (i, vals, len(vals), sum(x for _, x in vals), sum(x * x for _, x in vals))
+            (i, tuple(b.ts), xs, len(xs), sum(xs), sum(x * x for x in xs))
             for i, b in enumerate(self._base)
             if b is not None
-            for vals in (tuple(b.values),)
+            for xs in (tuple(b.xs),)
         )
 
     def load_baselines(self, snapshot: _Snapshot) -> None:
         """Start from a ``baselines()`` snapshot instead of learning from history again."""
         base = self._base
-        for i, values, n, s, ss in snapshot:
+        for i, ts, xs, _n, s, ss in snapshot:
             b = _Baseline()
-            b.values.extend(values)
-            b.n, b.s, b.ss = n, s, ss
+            b.ts.extend(ts)
+            b.xs.extend(xs)  # its count n is len(xs)
+            b.s, b.ss = s, ss
             base[i] = b
 
     def start(self) -> None:
@@ -334,13 +344,13 @@ class PipelineMonitor:
     def _learn(self, r: RunRecord, t: float) -> None:
         """Learn a run's values at time ``t`` (no scoring: priming, or anomaly detection off)."""
         first, vol = self._slot0(r.asset, r.window * self._every[r.asset])
-        base, horizon = self._base, self._window
+        base, cut = self._base, t - self._window
         for m, x in enumerate(self._metrics(r)):
             i = first + m * _N_BUCKETS + (vol if m == 0 else 0)
             b = base[i]
             if b is None:
                 b = base[i] = _Baseline()
-            b.add(t, x, horizon)
+            b.add(t, x, cut)
 
     def _anomalies(self, r: RunRecord, t: float) -> None:
         # the hot path of the organization (every scheduled run): a value is scored against its
@@ -350,37 +360,55 @@ class PipelineMonitor:
         first, vol = self._slot0(a, end)
         base, min_points = self._base, self.cfg.min_training_points
         book = self.book
-        sqrt = math.sqrt
-        horizon = self._window
+        cut = t - self._window
         holiday = bool(self._holidays) and int(end // 1440) in self._holidays
-        sens_row = self._sens_asset[a] or self._sens_by_metric
-        i = first + vol  # volume's bucket; the other signals' pooled slots follow, 49 apart
         for m, x in enumerate(self._metrics(r)):
+            i = first + m * _N_BUCKETS + (vol if m == 0 else 0)
             b = base[i]
             if b is None:
                 b = base[i] = _Baseline()
-            elif b.n >= min_points:
-                n = b.n
-                mean = b.s / n
-                var = b.ss / n - mean * mean
-                std = sqrt(var) if var > 0.0 else 0.0
-                if m == 0 and holiday:
-                    mean += math.log(self.cfg.holiday_volume_factor)  # the calendar's usual dip
-                floor_rel, floor, change_rel, tiny, spike = _RULES[m]
-                lim = floor * abs(mean) if floor_rel else floor
-                if std < lim:
-                    std = lim
-                z = (x - mean) / std if std > 0 else 0.0
-                sens = sens_row[m]
-                change = abs(x - mean) / abs(mean) if change_rel and mean else abs(x - mean)
-                if not (abs(z) <= sens or (z < 0 and spike) or change <= tiny):
-                    self._flag(r, t, m, x, mean, std, z, sens)
-                    i += _N_BUCKETS - (vol if m == 0 else 0)
-                    continue  # values that alerted are not learned
-                if book.holds:
-                    book.release(a, _METRICS[m])  # inside its band: a held condition has ended
-            b.add(t, x, horizon)
-            i += _N_BUCKETS - (vol if m == 0 else 0)
+            else:
+                n = len(b.xs)
+                if n >= min_points:
+                    mean = mu = b.s / n
+                    if m == 0 and holiday:
+                        mean += math.log(self.cfg.holiday_volume_factor)  # the usual dip
+                    # an alert needs a change that is not tiny and a large z: the change is cheap
+                    # and usually tiny, so the z-score (a sqrt) is computed only when it is not
+                    d = x - mean
+                    change = abs(d) / abs(mean) if _CHANGE_REL[m] and mean else abs(d)
+                    if not change <= _TINY[m] and self._outlier(r, t, m, x, mean, mu, b.ss / n):
+                        continue  # values that alerted are not learned
+                    if book.holds:
+                        book.release(a, _METRICS[m])  # inside its band: a held condition ended
+            b.add(t, x, cut)
+
+    def _outlier(
+        self, r: RunRecord, t: float, m: int, x: float, mean: float, mu: float, mean_sq: float
+    ) -> bool:
+        """Whether a value whose change is not tiny alerts (its z-score); if so, raise the alert.
+
+        Args:
+            r: the run.
+            t: the time it is scored at.
+            m: the metric (index into ``_METRICS``).
+            x: its value of the metric.
+            mean: the bucket's mean (with the holiday dip for volume on a holiday).
+            mu: the bucket's own mean, and ``mean_sq`` its mean square: its spread.
+            mean_sq: see ``mu``.
+        """
+        var = mean_sq - mu * mu
+        std = math.sqrt(var) if var > 0.0 else 0.0
+        floor_rel, floor, _, _, spike = _RULES[m]
+        lim = floor * abs(mean) if floor_rel else floor
+        if std < lim:
+            std = lim
+        z = (x - mean) / std if std > 0 else 0.0
+        sens = (self._sens_asset[r.asset] or self._sens_by_metric)[m]
+        if abs(z) <= sens or (z < 0 and spike):
+            return False
+        self._flag(r, t, m, x, mean, std, z, sens)
+        return True
 
     def _flag(
         self, r: RunRecord, t: float, m: int, x: float, mean: float, std: float, z: float,

@@ -373,7 +373,9 @@ class Organization:
             verdicts=verdicts,
             unsafe_actions=unsafe,
             analytics=(
-                score_answers(w, self.analytics.answers, self.analytics.policy)
+                score_answers(
+                    w, self.analytics.answers, self.analytics.policy, self.analytics.index
+                )
                 if self.analytics is not None
                 else {}
             ),

@@ -111,10 +111,11 @@ class SlaEnv(PeriodicEnv[SlaOptimizer]):
         """Detections, false alerts and misses of the period just ended."""
         assert self.org is not None and self.world is not None
         w = self.world
-        faults = [f.record() for f in w.faults if f.started]
+        started = [f for f in w.faults if f.started]
         new_alerts = self.org.monitor.alerts[self._seen_alerts :]
         self._seen_alerts = len(self.org.monitor.alerts)
         detection = false_alerts = 0.0
+        faults = [f.record() for f in started] if new_alerts else []  # matched against alerts
         for al in new_alerts:
             hit = False
             for f in faults:
@@ -130,11 +131,11 @@ class SlaEnv(PeriodicEnv[SlaOptimizer]):
                         detection += math.exp(-max(0.0, al.t - seen) / 60.0)
             false_alerts -= 0.0 if hit else 1.0
         misses = 0.0
-        for f in faults:
-            seen = f.first_visible_at
-            if seen != seen or f.fault_id in self._detected or f.fault_id in self._missed:
+        for fault in started:
+            seen, fid = fault.first_visible_at, fault.fid  # as its record() has them
+            if seen != seen or fid in self._detected or fid in self._missed:
                 continue
             if w.now - seen >= MISS_AFTER_MIN:
-                self._missed.add(f.fault_id)
+                self._missed.add(fid)
                 misses -= 1.0
         return {"detection": detection, "false_alerts": false_alerts, "misses": misses}

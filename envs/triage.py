@@ -215,6 +215,9 @@ class TriageEnv(DataOpsEnv):
         self._t_prev = 0.0
         self._runs_seen = 0
         self._bought_prev = 0.0
+        self._mask = np.ones(len(ROUTES), dtype=bool)
+        self._mask_for: RouteRequest | None = None  # the request and world state _mask is for
+        self._mask_state = (0.0, 0, 0)
 
     # ------------------------------------------------------------------ the decider hook
     def request(self, req: RouteRequest) -> simpy.Event:
@@ -278,7 +281,14 @@ class TriageEnv(DataOpsEnv):
         """Routes whose simulator preconditions hold on the pending incident's target."""
         if not self.pending or self.world is None:
             return np.ones(len(ROUTES), dtype=bool)
-        return route_mask(self.world, self.pending[0][0].proposal)
+        w, req = self.world, self.pending[0][0]
+        # asked twice per decision (the step's info, then the policy): the world has not moved
+        # in between unless its clock, run log or action log did
+        state = (w.now, len(w.log), len(w.actions))
+        if self._mask_for is not req or self._mask_state != state:
+            self._mask = route_mask(w, req.proposal)
+            self._mask_for, self._mask_state = req, state
+        return self._mask.copy()
 
     # ------------------------------------------------------------------ helpers
     def _obs(self) -> np.ndarray:
@@ -292,8 +302,9 @@ class TriageEnv(DataOpsEnv):
         out = {"rubric": 0.0, "time": 0.0}
         closed = self.org.closed[self._seen_closed :]
         self._seen_closed = len(self.org.closed)
+        recs = self._fault_records() if closed else []  # one snapshot for every closed incident
         for inc in closed:
-            faults = self._faults_of(inc)
+            faults = self._faults_of(inc, recs)
             real = bool(faults)
             # a false alarm's best outcome is neutral: crediting it would pay for self-inflicted
             # noise (MaskablePPO at 100k steps learned to farm such incidents when it was +1)
@@ -342,9 +353,15 @@ class TriageEnv(DataOpsEnv):
         self._bought_prev = bought
         return held + extra * w.warehouse.price_per_slot_hour
 
-    def _faults_of(self, inc: Incident) -> list[Any]:
+    def _fault_records(self) -> list[Any]:
+        """Ledger rows of the faults started so far."""
         assert self.world is not None
-        recs = [f.record() for f in self.world.faults if f.started]
+        return [f.record() for f in self.world.faults if f.started]
+
+    def _faults_of(self, inc: Incident, recs: list[Any] | None = None) -> list[Any]:
+        """The started faults ``inc`` has a correct alert for (``recs``: their rows, if made)."""
+        assert self.world is not None
+        recs = self._fault_records() if recs is None else recs
         return [f for f in recs if any(match_alert(a, f, self.world.horizon) for a in inc.alerts)]
 
     def _points(self, inc: Incident, real: bool) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from envs.sim.assets import Asset
@@ -28,13 +28,20 @@ def latest_due(a: Asset, t: float) -> int:
     return max(0, min(int((t - a.offset) // a.every), a.n_windows))
 
 
-def inputs(a: Asset, k: int, ancestors: Sequence[Asset]) -> Iterator[tuple[Asset, int]]:
-    """Window ``k`` of ``a`` and every upstream window it is built from, transitively."""
-    yield a, k
+def inputs(a: Asset, k: int, ancestors: Sequence[Asset]) -> tuple[tuple[Asset, int], ...]:
+    """Window ``k`` of ``a`` and every upstream window it is built from, transitively.
+
+    In order: ``(a, k)``, then each of ``ancestors`` with its windows ascending.
+    """
     start, end = (k - 1) * a.every, k * a.every
-    for v in ancestors:
-        for j in range(start // v.every + 1, min(end // v.every, v.n_windows) + 1):
-            yield v, j
+    return (
+        (a, k),
+        *[
+            (v, j)
+            for v in ancestors
+            for j in range(start // v.every + 1, min(end // v.every, v.n_windows) + 1)
+        ],
+    )
 
 
 def ancestors(assets: Sequence[Asset]) -> list[list[Asset]]:
@@ -61,11 +68,11 @@ class InputIndex:
         self._memo: dict[tuple[int, int], tuple[tuple[Asset, int], ...]] = {}
 
     def of(self, a: Asset, k: int) -> tuple[tuple[Asset, int], ...]:
-        """``tuple(inputs(a, k, ancestors[a.idx]))``, memoized."""
+        """``inputs(a, k, ancestors[a.idx])``, memoized."""
         key = (a.idx, k)
         got = self._memo.get(key)
         if got is None:
-            got = self._memo[key] = tuple(inputs(a, k, self.ancestors[a.idx]))
+            got = self._memo[key] = inputs(a, k, self.ancestors[a.idx])
         return got
 
 
@@ -80,11 +87,16 @@ class ReadinessOracle:
     spoiled it (acting at the root, unrepaired upstream) and were still open when it was rewritten —
     repairs rewrite damaged partitions; a deliberate backfill of clean ones is the rare exception.
     Checked against the live hidden state under random actions in the tests.
+
+    Args:
+        world: the episode, after the answers were given.
+        index: the world's ``InputIndex`` to share (Analytics Support's, whose memo already holds
+            every dataset and window it answered about); default: a new one.
     """
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, index: InputIndex | None = None) -> None:
         self.world = world
-        self.index = InputIndex(world.assets)
+        self.index = InputIndex(world.assets) if index is None else index
         self.ancestors = self.index.ancestors
         self.writes: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
         for r in world.log:

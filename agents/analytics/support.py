@@ -336,7 +336,10 @@ def _clock(t: float) -> str:
 
 # ------------------------------------------------------------------ scoring
 def score_answers(
-    world: World, answers: Sequence[Answer], policy: AccessPolicy | None = None
+    world: World,
+    answers: Sequence[Answer],
+    policy: AccessPolicy | None = None,
+    index: InputIndex | None = None,
 ) -> dict[str, float]:
     """Score answers against ground truth (``ReadinessOracle``) and the access policy.
 
@@ -347,6 +350,7 @@ def score_answers(
         world: the episode, after the answers were given.
         answers: the answers (``AnalyticsSupport.answers``).
         policy: the policy grants are checked against (default: ``configs/access_policy.yaml``).
+        index: the world's input index to share (``AnalyticsSupport.index``; default: a new one).
 
     Returns:
         ``answer_accuracy`` (nan without readiness answers), ``false_ready`` (said ready, was
@@ -354,7 +358,7 @@ def score_answers(
         policy), ``requests``, ``grants``, ``refusals``.
     """
     policy = policy if policy is not None else AccessPolicy.from_yaml()
-    oracle = ReadinessOracle(world)
+    oracle = ReadinessOracle(world, index)
     scored = false_ready = false_not_ready = violations = grants = refusals = 0
     for ans in answers:
         if ans.status in READINESS_STATUSES:

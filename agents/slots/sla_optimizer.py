@@ -29,6 +29,7 @@ Action: one value per dimension of ``SLA_ACTIONS`` (the six anomaly families, th
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,9 @@ class SlaOptimizer:
         self.monitor = monitor
         self.world = world
         self.period = float(period_min)
+        self._family = {s: k for k, s in enumerate(FAMILIES)}
+        self._times: list[list[float]] = [[] for _ in FAMILIES]
+        self._seen = 0  # alerts already in _times
 
     def observe(self) -> np.ndarray:
         """The observation now: float32 vector of ``len(SLA_FEATURES)`` values in [-1, 1]."""
@@ -100,17 +104,32 @@ class SlaOptimizer:
         sens = mon.sensitivities
         f = [(sens[s] - Z_MIN) / (Z_MAX - Z_MIN) for s in ANOMALY_SIGNALS]
         f.append(mon.grace / GRACE_MAX)
-        last = [al for al in reversed(mon.alerts) if al.t >= now - 1440.0]
+        times = self._alert_times()
+        day = now - 1440.0
         for span, scale in ((self.period, 5.0), (1440.0, 20.0)):
-            f += [
-                min(1.0, sum(1 for al in last if al.signal == s and al.t >= now - span) / scale)
-                for s in FAMILIES
-            ]
+            # alerts of the last 24 hours at or after now - span
+            since = max(day, now - span)
+            f += [min(1.0, (len(ts) - bisect_left(ts, since)) / scale) for ts in times]
         f.append(min(1.0, len(mon.book.open_incidents()) / 10.0))
         hour = (now / 60.0) % 24.0
         f += [math.sin(2 * math.pi * hour / 24.0), math.cos(2 * math.pi * hour / 24.0)]
         f.append(1.0 if int(now // 1440) % 7 >= 5 else 0.0)
         return np.asarray(f, dtype=np.float32)
+
+    def _alert_times(self) -> list[list[float]]:
+        """Per family of ``FAMILIES``, the sorted times of the monitor's alerts of it so far.
+
+        Kept up to date from the alerts raised since the last call (sorted on insertion, so a
+        count of the alerts at or after a time is a bisection, whatever order they came in).
+        """
+        alerts = self.monitor.alerts
+        family = self._family
+        for al in alerts[self._seen :]:
+            k = family.get(al.signal)
+            if k is not None:
+                insort(self._times[k], al.t)
+        self._seen = len(alerts)
+        return self._times
 
     def apply(self, action: Any) -> None:
         """Move each threshold one step down, keep it, or move it one step up (clipped).
@@ -120,11 +139,13 @@ class SlaOptimizer:
         """
         a = check_sla_action(action)
         sens = self.monitor.sensitivities
+        # min(max(...)) is np.clip on one float, without numpy's per-call cost
+        steps = a.tolist()
         new = {
-            fam: float(np.clip(sens[fam] + (int(a[i]) - 1) * Z_STEP, Z_MIN, Z_MAX))
+            fam: min(max(sens[fam] + (steps[i] - 1) * Z_STEP, Z_MIN), Z_MAX)
             for i, fam in enumerate(ANOMALY_SIGNALS)
         }
-        grace = float(np.clip(self.monitor.grace + (int(a[-1]) - 1) * GRACE_STEP, 0.0, GRACE_MAX))
+        grace = min(max(self.monitor.grace + (steps[-1] - 1) * GRACE_STEP, 0.0), GRACE_MAX)
         self.monitor.set_thresholds(new, grace)
 
     def close_period(self) -> None:

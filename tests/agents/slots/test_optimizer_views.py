@@ -7,9 +7,11 @@ import pytest
 
 from agents.org import Organization, org_config
 from agents.playbooks import ROUTES
+from agents.records import Alert
 from agents.slots.cost_optimizer import COST_FEATURES, SIZE_FACTORS, CostOptimizer
 from agents.slots.route_mask import ALWAYS_ALLOWED, route_mask
 from agents.slots.sla_optimizer import (
+    FAMILIES,
     GRACE_MAX,
     SLA_ACTIONS,
     SLA_FEATURES,
@@ -70,6 +72,40 @@ def test_sla_optimizer_moves_thresholds_one_step_within_bounds():
         opt.apply([1, 1])
     with pytest.raises(ValueError, match="sla action"):
         opt.apply([3] * len(SLA_ACTIONS))
+
+
+def test_sla_optimizer_counts_the_alerts_of_the_last_period_and_day_in_any_order():
+    org = _org("sc0001", days=3.0)
+    w, mon = org.world, org.monitor
+    opt = SlaOptimizer(mon, w, period_min=60.0)
+    w.run(until=2 * 1440.0)
+    rng = np.random.default_rng(0)
+    signals = [*FAMILIES, "run_failure", "check_failure"]  # the last two are not counted
+
+    def alert(t: float) -> Alert:
+        s = signals[int(rng.integers(len(signals)))]
+        return Alert(len(mon.alerts), t, 0, "a", "Source", s, 1.0, 0.0, "", -1, -1, 1)
+
+    def naive(now: float) -> list[float]:  # the observation's definition, alert by alert
+        day = [al for al in mon.alerts if al.t >= now - 1440.0]
+        return [
+            min(1.0, sum(al.signal == s and al.t >= now - span for al in day) / scale)
+            for span, scale in ((60.0, 5.0), (1440.0, 20.0))
+            for s in FAMILIES
+        ]
+
+    counts = [SLA_FEATURES.index(f"alerts_{p}_{s}") for p in ("period", "24h") for s in FAMILIES]
+    for step in range(6):
+        now = w.now
+        # alerts in no particular time order, some older than a day, some right at the limits
+        times = [now - 1440.0, now - 60.0, now, now - 3000.0, *rng.uniform(now - 2000, now, 40)]
+        for t in rng.permutation(times):
+            mon.alerts.append(alert(float(t)))
+        obs = opt.observe()
+        want = np.asarray(naive(now), dtype=np.float32)
+        assert np.array_equal(obs[counts], want), step
+        assert want.max() > 0
+        w.run(until=now + 37.0)
 
 
 def test_cost_optimizer_resizes_defers_and_reports_the_period():
