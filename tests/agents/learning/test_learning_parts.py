@@ -140,8 +140,8 @@ def test_the_weekly_review_retires_a_measure_that_did_not_pay():
     })  # fmt: skip
     active = pd.DataFrame({"measure_id": [0], "measure": ["rotate_credentials"], "asset": [1],
                            "started_at": [3000.0]})  # fmt: skip
-    cheap = SimpleNamespace(measures=[SimpleNamespace(cost=10.0)])
-    dear = SimpleNamespace(measures=[SimpleNamespace(cost=10_000.0)])
+    cheap = SimpleNamespace(measures=[SimpleNamespace(cost=10.0, started_at=3000.0)])
+    dear = SimpleNamespace(measures=[SimpleNamespace(cost=10_000.0, started_at=3000.0)])
     cfg = LearningConfig(min_measure_days=7.0)
     now = 3000.0 + 8 * 1440.0
     (kept,) = review_measures(labels, active, cheap, cfg, now)
