@@ -201,6 +201,7 @@ def plot(df: pd.DataFrame, agg: dict[str, Any], path: Path) -> None:
         squeeze=False,
     )  # fmt: skip
     colors = {"off": "tab:gray", "on": "tab:blue", "raw": "tab:orange"}
+    warm = {"on": "tab:green", "raw": "tab:red"}  # warm-started modes (``on+pre2``), dashed
     for i, sc in enumerate(scenarios):
         for j, m in enumerate(METRICS):
             ax = axes[i][j]
@@ -209,10 +210,13 @@ def plot(df: pd.DataFrame, agg: dict[str, Any], path: Path) -> None:
                 mean = np.array([v[0] for v in g[m]])
                 lo = np.array([v[1] for v in g[m]])
                 hi = np.array([v[2] for v in g[m]])
+                base, _, pre = str(mode).partition("+")
+                color = warm.get(base) if pre else colors.get(mode)
                 ax.plot(
-                    g["week"], mean, marker="o", color=colors.get(mode), label=f"learning={mode}"
-                )
-                ax.fill_between(g["week"], lo, hi, color=colors.get(mode), alpha=0.15)
+                    g["week"], mean, marker="o", color=color, label=f"learning={mode}",
+                    linestyle="--" if pre else "-",
+                )  # fmt: skip
+                ax.fill_between(g["week"], lo, hi, color=color, alpha=0.15)
             ax.set_title(f"{sc}: {m}", fontsize=9)
             ax.set_xlabel("week")
             if i == 0 and j == 0:
