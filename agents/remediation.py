@@ -7,7 +7,9 @@ broke; if not, the next rung runs (re-plan). When the ladder is exhausted — or
 human — the incident is escalated (at most twice); an incident nobody could fix ends ``escalated``
 and stays counted: no silent failures. Every action is written to the audit log as a
 ``RemediationStep`` with before/after state and its rollback handle; a warehouse scaled up only to
-ride out a fault is scaled back once the fix is verified.
+ride out a fault is scaled back once the fix is verified. A ``kill_query`` that turns out to have
+cancelled a healthy query (outcome ``collateral``: a kill cannot be rolled back) is followed at
+once by a ``retry`` of the asset, which re-executes the window it killed.
 """
 
 from __future__ import annotations
@@ -161,6 +163,13 @@ class AutoRemediation:
             inc, aid, kind, asset, params, issued, rec.done_at, rec.outcome, ok, rec.before,
             rec.after, reason, rec.cost, undoable=kind in UNDOABLE,
         )  # fmt: skip
+        if kind == "kill_query" and asset >= 0 and rec.outcome == "collateral":
+            # The kill cancelled a healthy query: its window is failed (its run record says
+            # killed), no schedule runs it again and a kill cannot be rolled back, so everything
+            # downstream would wait on it for good (DESIGN §11: every scheduled partition ends
+            # delivered, quarantined, or failed-and-alerted). Repair our own damage now.
+            why = f"repair collateral of action {aid}: re-execute the window(s) it killed"
+            return (yield from self._step(inc, "retry", asset, {}, scope, why, scaled))
         return ok
 
     def _audit(

@@ -18,6 +18,10 @@ reward unchanged):
 - O3: the Root Cause Analyzer counts an ancestor whose data is overdue past its SLA as alerted
   (``agents.rca``), so a source outage's Source leads the root candidates (the triage
   observation's root features read them).
+- O4: a ``kill_query`` whose outcome is ``collateral`` (it cancelled a healthy query) is followed
+  at once by a ``retry`` of its asset (``agents.remediation``), which re-executes the killed
+  window; before, nothing ever ran it again and everything downstream waited on it for the rest
+  of the run (DESIGN §11).
 """
 
 from __future__ import annotations

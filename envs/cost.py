@@ -98,6 +98,9 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
     - v0, new id: ``dataops/Mixed-v0`` (SC-0004 ``mixed``: every issue type with cascades on the
       logistics topology, the generalization scenario); spaces are those of every id, and
       behaviour under the other ids is unchanged.
+    - v0, revised by the organization's revision O4 (``envs.base``: a window killed as collateral
+      is re-executed). Spaces and reward are unchanged; seeded rollouts in which a ``kill_query``
+      was collateral are not (of the golden rollouts: PerformanceDegradation-v0 under cost).
     """
 
     role = "cost"

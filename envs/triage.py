@@ -188,6 +188,9 @@ class TriageEnv(DataOpsEnv):
     - v0, pre-release revision: SC-0001 v3 (a retry into an outage adds 20 min, up to 120; a
       locked account waits 180 min: ``envs.sim.causal``). Spaces and reward are unchanged;
       seeded rollouts with outages or lockouts are not.
+    - v0, revised by the organization's revision O4 (``envs.base``: a window killed as collateral
+      is re-executed). Spaces and reward are unchanged; seeded rollouts in which a ``kill_query``
+      was collateral are not (of the golden rollouts: LateArrival-v0 under triage).
     """
 
     role = "triage"

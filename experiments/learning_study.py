@@ -4,6 +4,8 @@ Usage::
 
     python -m experiments.learning_study                          # the committed study
     python -m experiments.learning_study scenarios=sc0001 seeds=2 weeks=2 out=/tmp/ls
+    python -m experiments.learning_study scenarios=sc0001 modes=off,on pretrain_weeks=2 \
+        out=docs/studies/learning/pretrain2                          # warm starts
 
 For every scenario (``scenarios``), learning mode (``modes``: ``off``, ``on``, ``raw``) and the
 first ``seeds`` seeds of ``split`` (default ``eval``: held-out seeds), it runs the ``rules``
@@ -22,8 +24,11 @@ interval. The closing summary compares week 8 with week 1 (MTTR p50) and weeks 7
 (recurrence of preventable causes).
 
 Learning data apart from test data: the organization learns online during each run from that
-run's own past; every run starts from an empty knowledge base; eval seeds are never used to
-train anything that another run uses.
+run's own past; by default every run starts from an empty knowledge base; eval seeds are never
+used to train anything that another run uses. ``pretrain_weeks=<n>`` warm-starts each learning
+run from ``n`` weeks learned on its training-split seed (``agents.learning.warmstart``; the eval
+split's i-th seed pretrains on the train split's i-th), labelled ``on+pre<n>`` in the tables,
+with the paired contrasts ``on+pre<n> - off`` and ``on+pre<n> - on`` (warm vs cold start).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "weeks": 8,
     "split": "eval",
     "out": Path("docs/studies/learning"),
+    "pretrain_weeks": 0,
 }
 METRICS: tuple[str, ...] = (
     "mttr_p50_min", "preventable_faults", "false_alarms_per_day", "human_hours", "total_cost",
@@ -60,20 +66,34 @@ METRICS: tuple[str, ...] = (
 BOOT_REPS = 2000
 
 
-def run_one(scenario: str, mode: str, seed: int, weeks: int, out: Path) -> Path:
-    """Run one (scenario, mode, seed) unless its JSON exists; returns the JSON's path."""
-    path = out / "runs" / f"{scenario}-{mode}-seed{seed}.json"
+def run_one(
+    scenario: str, mode: str, seed: int, weeks: int, out: Path, pretrain_weeks: int = 0
+) -> Path:
+    """Run one (scenario, mode, seed) unless its JSON exists; returns the JSON's path.
+
+    ``pretrain_weeks > 0`` (learning on or raw only) warm-starts the run from that many weeks
+    learned on the seed's training-split seed; its file and its mode label say so
+    (``on+pre2``).
+    """
+    pre = pretrain_weeks if mode != "off" else 0
+    label = f"{mode}+pre{pre}" if pre else mode
+    path = out / "runs" / f"{scenario}-{label}-seed{seed}.json"
     if path.exists():
         return path
     t0 = time.perf_counter()
     with KnowledgeBase(":memory:") as kb:
-        lr = run_weeks(load_scenario(scenario), seed, "rules", weeks=weeks, mode=mode, knowledge=kb)
+        lr = run_weeks(
+            load_scenario(scenario), seed, "rules", weeks=weeks, mode=mode, knowledge=kb,
+            pretrain_weeks=pre,
+        )  # fmt: skip
         record = {
             "scenario": scenario, "mode": mode, "seed": seed, "weeks": weeks,
             "wall_s": round(time.perf_counter() - t0, 2),
             "table": weekly_table(lr).to_dict("records"),
             "learning": learning_summary(lr),
         }  # fmt: skip
+        if pre:
+            record["pretrain_weeks"] = pre
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part")
     part.write_text(json.dumps(record, indent=1, default=float))
@@ -92,12 +112,17 @@ def bootstrap_mean(x: np.ndarray, rng: np.random.Generator) -> tuple[float, floa
 
 
 def load_runs(out: Path) -> pd.DataFrame:
-    """Every finished run's weekly rows, with scenario, mode and seed columns."""
+    """Every finished run's weekly rows, with scenario, mode and seed columns.
+
+    A warm-started run's mode is labelled with its pretraining (``on+pre2``).
+    """
     rows = []
     for p in sorted((out / "runs").glob("*.json")):
         r = json.loads(p.read_text())
+        pre = r.get("pretrain_weeks", 0)
+        mode = f"{r['mode']}+pre{pre}" if pre else r["mode"]
         for row in r["table"]:
-            rows.append({"scenario": r["scenario"], "mode": r["mode"], "seed": r["seed"], **row})
+            rows.append({"scenario": r["scenario"], "mode": mode, "seed": r["seed"], **row})
     return pd.DataFrame(rows)
 
 
@@ -112,7 +137,10 @@ def aggregate(df: pd.DataFrame) -> dict[str, Any]:
         out["cells"].append(cell)
     for sc, g in df.groupby("scenario"):
         wide = g.pivot_table(index=["seed", "week"], columns="mode", values=list(METRICS))
-        for a, b in (("on", "off"), ("raw", "on")):
+        warm = sorted(m for m in g["mode"].unique() if "+pre" in m)
+        contrasts = [("on", "off"), ("raw", "on")]
+        contrasts += [c for m in warm for c in ((m, "off"), (m, m.split("+")[0]))]
+        for a, b in contrasts:
             if a not in g["mode"].unique() or b not in g["mode"].unique():
                 continue
             for week in sorted(g["week"].unique()):
@@ -173,6 +201,7 @@ def plot(df: pd.DataFrame, agg: dict[str, Any], path: Path) -> None:
         squeeze=False,
     )  # fmt: skip
     colors = {"off": "tab:gray", "on": "tab:blue", "raw": "tab:orange"}
+    warm = {"on": "tab:green", "raw": "tab:red"}  # warm-started modes (``on+pre2``), dashed
     for i, sc in enumerate(scenarios):
         for j, m in enumerate(METRICS):
             ax = axes[i][j]
@@ -181,10 +210,13 @@ def plot(df: pd.DataFrame, agg: dict[str, Any], path: Path) -> None:
                 mean = np.array([v[0] for v in g[m]])
                 lo = np.array([v[1] for v in g[m]])
                 hi = np.array([v[2] for v in g[m]])
+                base, _, pre = str(mode).partition("+")
+                color = warm.get(base) if pre else colors.get(mode)
                 ax.plot(
-                    g["week"], mean, marker="o", color=colors.get(mode), label=f"learning={mode}"
-                )
-                ax.fill_between(g["week"], lo, hi, color=colors.get(mode), alpha=0.15)
+                    g["week"], mean, marker="o", color=color, label=f"learning={mode}",
+                    linestyle="--" if pre else "-",
+                )  # fmt: skip
+                ax.fill_between(g["week"], lo, hi, color=color, alpha=0.15)
             ax.set_title(f"{sc}: {m}", fontsize=9)
             ax.set_xlabel("week")
             if i == 0 and j == 0:
@@ -239,14 +271,24 @@ def study(
     weeks: int = DEFAULTS["weeks"],
     split: str = DEFAULTS["split"],
     out: Path = DEFAULTS["out"],
+    pretrain_weeks: int = DEFAULTS["pretrain_weeks"],
 ) -> dict[str, Any]:
-    """Run (or resume) the study and aggregate every finished run; returns the aggregate."""
+    """Run (or resume) the study and aggregate every finished run; returns the aggregate.
+
+    ``pretrain_weeks > 0`` warm-starts the learning modes' runs (``on+pre<n>``, ``raw+pre<n>``)
+    from that many weeks learned on training-split seeds; ``off`` runs are the same as without.
+    Every run in ``out`` is aggregated: put a warm-start study in its own directory.
+    """
     out = Path(out)
+    if pretrain_weeks and split != "eval":
+        raise SystemExit(
+            "learning_study: pretrain_weeks: needs split=eval (pretraining uses train)"
+        )
     for sc in scenarios:
         all_seeds = getattr(load_scenario(sc).spec.seeds, split).seeds()
         for seed in all_seeds[:seeds]:
             for mode in modes:
-                p = run_one(sc, mode, int(seed), weeks, out)
+                p = run_one(sc, mode, int(seed), weeks, out, pretrain_weeks)
                 print(f"{sc} {mode} seed {seed}: {p.name}", flush=True)
     df = load_runs(out)
     agg = aggregate(df)
@@ -267,13 +309,14 @@ def _parse(argv: Sequence[str]) -> dict[str, Any]:
             bad = [m for m in kw[key] if key == "modes" and m not in ("off", "on", "raw")]
             if bad:
                 raise SystemExit(f"learning_study: modes: unknown {bad}; expected off, on, raw")
-        elif key in ("seeds", "weeks"):
+        elif key in ("seeds", "weeks", "pretrain_weeks"):
             try:
                 kw[key] = int(value)
             except ValueError:
                 raise SystemExit(f"learning_study: {key}={value!r}: expected an integer") from None
-            if kw[key] < 1:
-                raise SystemExit(f"learning_study: {key}={value!r}: expected an integer >= 1")
+            least = 0 if key == "pretrain_weeks" else 1
+            if kw[key] < least:
+                raise SystemExit(f"learning_study: {key}={value!r}: expected an integer >= {least}")
         elif key == "split":
             if value not in ("train", "eval"):
                 raise SystemExit(f"learning_study: split={value!r}: expected train or eval")

@@ -27,12 +27,17 @@ Each of the ``episodes`` seeds of the split is one continuous run of ``7 * weeks
 (``agents.learning.longrun.run_weeks``): the organization keeps its knowledge base, thresholds,
 classifier, autonomy and measures from day to day, and with ``learning=on`` (reviewed labels) or
 ``raw`` (its own unreviewed diagnoses) runs the daily learning cycle (``agents.learning.cycle``).
-The organization learns online during the run, from that run's past only; each seed starts from
-an empty knowledge base, so a run on eval seeds never learns from another seed (learning data
-apart from test data). Without ``weeks`` (the default) nothing changes: episodes as before, every
-incident reviewed against the ground truth after each episode. A multi-week run also writes
-``learning.json`` (per seed: labels, reviews, label accuracy, classifier versions and held-out
-accuracy, thresholds moved, measures, promotions), ``weeks.csv`` (the week-by-week table of
+The organization learns online during the run, from that run's past. By default each seed starts
+from an empty knowledge base, so a run on eval seeds never learns from another seed. With
+``pretrain_weeks=<int>`` (``split=eval``, learning on or raw) each eval seed's run first learns for
+that many weeks on its training-split seed (the train split's i-th seed for the eval split's i-th)
+and starts from what was learned there, carried through the knowledge base
+(``agents.learning.warmstart``; ``learning.json`` names the train seed and what was carried):
+learning data from training seeds, figures from eval seeds. The knowledge base then also holds the
+training runs' rows under their own seeds. Without ``weeks`` (the default) nothing changes: episodes
+as before, every incident reviewed against the ground truth after each episode. A multi-week run
+also writes ``learning.json`` (per seed: labels, reviews, label accuracy, classifier versions and
+held-out accuracy, thresholds moved, measures, promotions), ``weeks.csv`` (the week-by-week table of
 ``agents.scoring.weeks``, one row per seed × week) and, for the first seed,
 ``09_learning/weekly-review-<n>.md``; its scorecard pools the whole run. Under ``learning=on|raw``
 the learning cycle does the reviewing, so the ground-truth review after the run is skipped.
@@ -123,6 +128,8 @@ def learning_summary(lr: LongRun) -> dict[str, Any]:
          "cost": m.cost, "prevented": len(m.prevented)}
         for m in lr.world.measures
     ]  # fmt: skip
+    if lr.warm_start is not None:
+        out["warm_start"] = lr.warm_start
     if c is None:
         return out
     labels = c.labels
@@ -137,7 +144,7 @@ def learning_summary(lr: LongRun) -> dict[str, Any]:
         "classifier_versions": c.model.version if c.model is not None else 0,
         "classifier_overrides": sum(t.classifier_version > 0 for t in c.triaged.values()),
         "classifier_holdout": [{"day": d, "cause_accuracy": a, "n": n} for d, a, n in c.accuracy],
-        "thresholds_changed": len(c.store.frame("thresholds_history")),
+        "thresholds_changed": len(c.store.frame("thresholds_history", "day > 0")),
         "promotions": c.store.frame("promotions")[["day", "cause", "action", "to_state"]].to_dict(
             "records"
         ),
@@ -174,6 +181,7 @@ def run(
     cost: Any = None,
     weeks: int | None = None,
     learning: str = "off",
+    pretrain_weeks: int = 0,
 ) -> dict[str, Any]:
     """Run ``org`` on the first ``episodes`` seeds of ``split`` and write everything to ``out``.
 
@@ -191,6 +199,8 @@ def run(
         cost: the cost-optimizer slot, likewise (None: no optimizer).
         weeks: run each seed as one continuous run of this many weeks (None: episodes as before).
         learning: ``off``, ``on`` or ``raw`` (the daily learning cycle; needs ``weeks``).
+        pretrain_weeks: weeks each eval seed's run first learns on its training-split seed
+            (``agents.learning.warmstart``; needs ``weeks``, learning on or raw, split eval).
 
     Returns:
         The scorecard (with ``policies``, the filled slots' provenance, when any is filled).
@@ -221,6 +231,14 @@ def run(
             )
     elif learning != "off":
         raise UsageError(f"learning={learning}: needs weeks=<int> (a run long enough to learn in)")
+    if not isinstance(pretrain_weeks, int) or pretrain_weeks < 0:
+        raise UsageError(f"pretrain_weeks: expected an integer >= 0, got {pretrain_weeks!r}")
+    if pretrain_weeks and (weeks is None or learning == "off" or split != "eval"):
+        raise UsageError(
+            "pretrain_weeks: needs weeks=<int>, learning=on|raw and split=eval (a warm start "
+            f"learned on training-split seeds for held-out runs), got weeks={weeks}, "
+            f"learning={learning}, split={split}"
+        )
     sc = load_scenario(scenario)
     check_scenario(sc)  # a fault process that can never be injected is refused here
     seeds = getattr(sc.spec.seeds, split).seeds()
@@ -239,7 +257,10 @@ def run(
     with KnowledgeBase(out / "knowledge.sqlite") as kb:
         for i, seed in enumerate(tqdm(seeds[:episodes], desc=f"{name} on {sc.name}", unit="ep")):
             if weeks is not None:
-                lr = run_weeks(sc, seed, org, weeks=weeks, mode=learning, knowledge=kb)
+                lr = run_weeks(
+                    sc, seed, org, weeks=weeks, mode=learning, knowledge=kb,
+                    pretrain_weeks=pretrain_weeks,
+                )  # fmt: skip
                 runs.append(lr)
                 world, ep = lr.world, lr.result
             else:
@@ -293,11 +314,17 @@ def main(cfg: DictConfig) -> None:
             **slots,
             weeks=weeks,
             learning=mode,
+            pretrain_weeks=as_int(cfg, "pretrain_weeks", minimum=0),
         )
     span = (
         f"{cfg.episodes} episodes"
         if weeks is None
         else f"{cfg.episodes} x {weeks} weeks, learning={mode}"
+        + (
+            f", pretrained {cfg.pretrain_weeks} weeks on train seeds"
+            if cfg.get("pretrain_weeks")
+            else ""
+        )
     )
     title = f"{card['protocol']['org']} on {cfg.scenario} ({cfg.split}, {span})"
     print_scorecard(card, title=title)

@@ -17,6 +17,7 @@ module            what it holds
 ``cycle``         the daily SimPy process that runs all of it, atomically
 ``meter``         a daily meter of the world's cost counters (week-by-week tables)
 ``longrun``       ``run_weeks``: one multi-week run with memory (learning on, off or raw)
+``warmstart``     what a run on a training-split seed learned, carried into an eval run via the KB
 ``weekly``        the weekly review artifacts ``09_learning/weekly-review-<n>.md``
 ================  ==============================================================================
 

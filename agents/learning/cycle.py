@@ -59,6 +59,7 @@ from agents.learning.prevention import plan_measures, review_measures
 from agents.learning.review import Label, Reviewer, Triaged, label_incidents
 from agents.learning.store import LearningStore, dumps
 from agents.learning.thresholds import ThresholdTuner
+from agents.learning.warmstart import carried_state
 from agents.playbooks import Rung, first_route
 from agents.slots.features import triage_features
 from agents.triage import RouteRequest
@@ -76,6 +77,8 @@ class LearningCycle:
         kb: the knowledge base the organization records into.
         cfg: the settings.
         on_write: passed to ``LearningStore`` (a test's crash point).
+        warm_start: start from the run's carried rows (``agents.learning.warmstart``: what a
+            run on a training-split seed learned) instead of from nothing.
 
     Attributes:
         labels: every label so far (with ground-truth correctness, for the study's report).
@@ -91,6 +94,7 @@ class LearningCycle:
         cfg: LearningConfig,
         *,
         on_write: Callable[[str], None] | None = None,
+        warm_start: bool = False,
     ) -> None:
         self.org = org
         self.world = w = org.world
@@ -116,8 +120,28 @@ class LearningCycle:
         self.approvals = 0
         self.accuracy: list[tuple[int, float, int]] = []
         self.day = 0
+        self.origin = 0.0  # when the organization's memory begins (before 0 after a warm start)
+        if warm_start:
+            self._warm_start()
         org.learning = self
         w.env.process(self._run())
+
+    def _warm_start(self) -> None:
+        """Start from the run's carried rows (``agents.learning.warmstart``), before the world runs.
+
+        The thresholds, the classifier, the autonomy states and the measures come from the
+        knowledge base's rows of day 0, so the run starts with exactly what was carried.
+        """
+        got = carried_state(self.store, self.cfg)
+        self.origin = got.origin
+        self.tuner.apply(got.thresholds)
+        self.model = got.model
+        self.autonomy.state = {k: s for k, (s, _) in got.autonomy.items()}
+        self.autonomy.successes = {k: n for k, (_, n) in got.autonomy.items()}
+        for i, (name, asset, params) in enumerate(got.measures):
+            mid = self.world.prevent(name, asset, **params)
+            if mid != i:
+                raise RuntimeError(f"carried measure id {mid} recorded as {i}")
 
     # ------------------------------------------------------------------ hooks of the organization
     def refine(self, req: RouteRequest) -> RouteRequest:
@@ -219,7 +243,7 @@ class LearningCycle:
             retire = []
             if day % 7 == 0:
                 active = st.frame("preventive_measures", "retired_at IS NULL")
-                retire = review_measures(all_labels, active, w, cfg, now)
+                retire = review_measures(all_labels, active, w, cfg, now, self.origin)
                 for r in retire:
                     values = {k: r[k] for k in ("recurrence_before", "recurrence_after", "cost")}
                     if r["retire"]:

@@ -9,20 +9,24 @@ because it is one run: the organization learns online, as the blueprint's loop d
 
 Learning data apart from test data: everything the organization learns in a run comes from that
 run's own past (labels of incidents closed before the cycle), and the classifier's reported
-accuracy on a day is measured on labels it was not trained on (the next day's). A run on an eval
-seed therefore reports figures of an organization that learned only during the run; nothing is
-carried over from other seeds (each run starts from an empty knowledge base).
+accuracy on a day is measured on labels it was not trained on (the next day's). With
+``pretrain_weeks = 0`` (the default) a run starts from an empty knowledge base and nothing is
+carried over from other seeds. With ``pretrain_weeks = n > 0`` (learning on or raw, an eval-split
+seed) the organization first runs ``n`` weeks on the training-split seed ``train_seed_for``
+assigns to the eval seed, and the eval run starts from what that run learned, carried through the
+knowledge base (``agents.learning.warmstart``); no eval seed is ever learned from by another run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from agents.knowledge import KnowledgeBase
 from agents.learning.config import LEARNING_MODES, LearningConfig
 from agents.learning.cycle import LearningCycle
 from agents.learning.meter import DailyMeter
+from agents.learning.warmstart import carry, train_seed_for
 from agents.org import Organization, org_config
 from agents.records import EpisodeResult
 from envs.sim.world import World
@@ -39,6 +43,8 @@ class LongRun(NamedTuple):
         cycle: the learning cycle (None when learning is off).
         mode: ``off``, ``on`` or ``raw``.
         weeks: the run's length in weeks.
+        warm_start: what was carried from the training run (``agents.learning.warmstart.carry``:
+            train seed and counts); None without pretraining.
     """
 
     world: World
@@ -47,6 +53,7 @@ class LongRun(NamedTuple):
     cycle: LearningCycle | None
     mode: str
     weeks: int
+    warm_start: dict[str, Any] | None = None
 
 
 def run_weeks(
@@ -59,6 +66,7 @@ def run_weeks(
     knowledge: KnowledgeBase,
     config: LearningConfig | None = None,
     on_write: Callable[[str], None] | None = None,
+    pretrain_weeks: int = 0,
 ) -> LongRun:
     """Run ``org`` on ``scenario`` for ``weeks`` weeks from ``seed``.
 
@@ -71,9 +79,13 @@ def run_weeks(
         knowledge: the knowledge base (the learning tables go into its file).
         config: the learning settings (default ``LearningConfig(mode)``); ignored when off.
         on_write: a test's crash point inside each cycle's transaction.
+        pretrain_weeks: weeks of learning on the training-split seed ``train_seed_for(scenario,
+            seed)`` first, carried into this run through ``knowledge`` (0: none).
 
     Raises:
-        ValueError: bad ``weeks``, ``mode``, or learning for an organization without playbooks.
+        ValueError: bad ``weeks``, ``mode`` or ``pretrain_weeks``, learning for an organization
+            without playbooks, or pretraining without learning or for a seed outside the eval
+            split.
     """
     if not isinstance(weeks, int) or weeks < 1:
         raise ValueError(f"weeks: expected an int >= 1, got {weeks!r}")
@@ -84,6 +96,20 @@ def run_weeks(
         raise ValueError(
             f"learning={mode}: needs an organization with playbooks (rules), got {org}"
         )
+    if not isinstance(pretrain_weeks, int) or pretrain_weeks < 0:
+        raise ValueError(f"pretrain_weeks: expected an int >= 0, got {pretrain_weeks!r}")
+    carried = None
+    if pretrain_weeks:
+        if mode == "off":
+            raise ValueError("pretrain_weeks: needs learning=on or raw (nothing is learned off)")
+        train_seed = train_seed_for(scenario, seed)
+        run_weeks(scenario, train_seed, org, weeks=pretrain_weeks, mode=mode,
+                  knowledge=knowledge, config=config)  # fmt: skip
+        carried = carry(
+            knowledge, scenario=scenario.name, org=cfg.name, train_seed=train_seed,
+            eval_seed=seed, train_days=7.0 * pretrain_weeks,
+            cfg=config if config is not None else LearningConfig(mode),
+        )  # fmt: skip
     world = World(scenario, seed, days=7.0 * weeks)
     o = Organization(world, cfg, knowledge=knowledge)
     meter = DailyMeter(world)
@@ -92,7 +118,7 @@ def run_weeks(
         lc = config if config is not None else LearningConfig(mode)
         if lc.mode != mode:
             raise ValueError(f"learning: config mode {lc.mode!r} differs from {mode!r}")
-        cycle = LearningCycle(o, knowledge, lc, on_write=on_write)
+        cycle = LearningCycle(o, knowledge, lc, on_write=on_write, warm_start=carried is not None)
     world.run()
     meter.close()
-    return LongRun(world, o.finish(), meter, cycle, mode, weeks)
+    return LongRun(world, o.finish(), meter, cycle, mode, weeks, carried)

@@ -67,13 +67,7 @@ def plan_measures(
             m = MEASURES[name]
             if layer not in m.eligible or (name, asset) in tried:
                 continue
-            params: dict[str, Any] = {}
-            if "hours" in m.required:
-                hours = set()
-                for _, t in group:
-                    h = int(t // 60) % 24
-                    hours |= {h, (h - 1) % 24}
-                params["hours"] = tuple(sorted(hours))
+            params = _params(name, [t for _, t in group])
             if any(p not in params for p in m.required):
                 continue  # a parameter it needs cannot be read from the incidents
             ids = ", ".join(str(i) for i, _ in group[:5])
@@ -88,8 +82,57 @@ def plan_measures(
     return out
 
 
+def _params(name: str, opened: list[float]) -> dict[str, Any]:
+    """A measure's parameters read from the opening times of the incidents it answers."""
+    params: dict[str, Any] = {}
+    if "hours" in MEASURES[name].required:
+        hours = set()
+        for t in opened:
+            h = int(t // 60) % 24
+            hours |= {h, (h - 1) % 24}
+        params["hours"] = tuple(sorted(hours))
+    return params
+
+
+def carried_params(measure: Any, labels: pd.DataFrame, cfg: LearningConfig) -> dict[str, Any]:
+    """The parameters ``plan_measures`` gave a recorded measure, read back from the labels.
+
+    ``plan_measures`` read them from the labels of the measure's cause on its asset opened within
+    ``prevent_window_days`` before it started, among the labels learned by its day; the same
+    selection of the same rows gives the same parameters (a warm start re-applies a measure from
+    its ``preventive_measures`` row this way, ``agents.learning.warmstart``).
+
+    Args:
+        measure: a ``preventive_measures`` row (``measure``, ``asset``, ``cause``,
+            ``started_day``, ``started_at``).
+        labels: the run's ``incident_labels`` rows.
+        cfg: ``prevent_window_days``.
+
+    Raises:
+        ValueError: a parameter the measure needs cannot be read back (no such labels).
+    """
+    since = measure.started_at - cfg.prevent_window_days * MIN_PER_DAY
+    mine = labels[
+        (labels["cause"] == measure.cause) & (labels["root_asset"] == measure.asset)
+        & (labels["opened_at"] >= since) & (labels["day"] <= measure.started_day)
+    ]  # fmt: skip
+    params = _params(measure.measure, [float(t) for t in mine["opened_at"]])
+    missing = [p for p in MEASURES[measure.measure].required if p not in params or not params[p]]
+    if missing:
+        raise ValueError(
+            f"measure {measure.measure} on asset {measure.asset}: parameters {missing} cannot be "
+            "read back from the labels it was planned from"
+        )
+    return params
+
+
 def review_measures(
-    labels: pd.DataFrame, measures: pd.DataFrame, world: Any, cfg: LearningConfig, now: float
+    labels: pd.DataFrame,
+    measures: pd.DataFrame,
+    world: Any,
+    cfg: LearningConfig,
+    now: float,
+    origin: float = 0.0,
 ) -> list[dict[str, Any]]:
     """Which active measures did not pay, with the figures (the weekly review's decision).
 
@@ -99,6 +142,8 @@ def review_measures(
         world: the world (each measure's cost so far, ``World.measures``).
         cfg: ``incident_value``, ``min_measure_days``, ``prevent_window_days``.
         now: the review's time.
+        origin: when the organization's memory begins (0: this run's start; a warm start's
+            carried records begin before it): "before" is counted from here at the earliest.
 
     Returns:
         One dict per measure reviewed: measure_id, retire (bool), recurrence_before and
@@ -111,15 +156,18 @@ def review_measures(
             continue
         causes = MEASURES[r.measure].causes
         mine = labels[labels["cause"].isin(causes) & (labels["root_asset"] == r.asset)]
-        window = min(cfg.prevent_window_days, r.started_at / MIN_PER_DAY)
+        window = min(cfg.prevent_window_days, (r.started_at - origin) / MIN_PER_DAY)
         before = mine[(mine["opened_at"] >= r.started_at - window * MIN_PER_DAY)
                       & (mine["opened_at"] < r.started_at)]  # fmt: skip
         after = mine[mine["opened_at"] >= r.started_at]
         rate_before = len(before) / window if window > 0 else math.nan
         rate_after = len(after) / days_on
-        cost = float(world.measures[int(r.measure_id)].cost)
+        rec = world.measures[int(r.measure_id)]
+        cost = float(rec.cost)
         value = (rate_before - rate_after) * cfg.incident_value
-        per_day = cost / days_on
+        # its cost accrues in this world only: a measure carried from a training run
+        # (``agents.learning.warmstart``) started before this world did
+        per_day = cost / ((now - rec.started_at) / MIN_PER_DAY)
         keep = value >= per_day
         reason = (
             f"learned incidents/day {rate_before:.2f} before, {rate_after:.2f} after; avoided "

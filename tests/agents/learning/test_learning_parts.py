@@ -140,8 +140,8 @@ def test_the_weekly_review_retires_a_measure_that_did_not_pay():
     })  # fmt: skip
     active = pd.DataFrame({"measure_id": [0], "measure": ["rotate_credentials"], "asset": [1],
                            "started_at": [3000.0]})  # fmt: skip
-    cheap = SimpleNamespace(measures=[SimpleNamespace(cost=10.0)])
-    dear = SimpleNamespace(measures=[SimpleNamespace(cost=10_000.0)])
+    cheap = SimpleNamespace(measures=[SimpleNamespace(cost=10.0, started_at=3000.0)])
+    dear = SimpleNamespace(measures=[SimpleNamespace(cost=10_000.0, started_at=3000.0)])
     cfg = LearningConfig(min_measure_days=7.0)
     now = 3000.0 + 8 * 1440.0
     (kept,) = review_measures(labels, active, cheap, cfg, now)
@@ -186,3 +186,27 @@ def test_thresholds_move_per_asset_and_signal_within_bounds_with_reasons():
     assert "false alarm" in rows[1]["reason"] and "incidents 1" in rows[1]["reason"]
     tuner.apply(rows)
     assert tuner.propose(labels[:1], alerts, day=2, t=0.0) == []  # at its bound: no change
+
+
+def test_a_carried_measure_gets_back_the_parameters_it_was_planned_with():
+    from agents.learning.prevention import carried_params
+
+    w = _world(["Warehouse"])
+    labels = pd.DataFrame({
+        "incident_id": [1, 2, 3], "opened_at": [600.0, 1440.0 + 900.0, 300.0],
+        "cause": ["noisy_neighbor"] * 3, "root_asset": [0, 0, 0], "day": [1, 2, 3],
+    })  # fmt: skip
+    cfg = LearningConfig(prevent_after=2)
+    now = 2 * 1440.0 + 360.0  # day 2's cycle: incident 3 is not labelled yet
+    none = pd.DataFrame(columns=["measure", "asset"])
+    (plan,) = plan_measures(labels[labels["day"] <= 2], w, none, cfg, now)
+    assert plan["measure"] == "reserved_capacity" and plan["params"]["hours"] == (9, 10, 14, 15)
+    row = SimpleNamespace(measure="reserved_capacity", asset=0, cause="noisy_neighbor",
+                          started_day=2, started_at=now)  # fmt: skip
+    assert carried_params(row, labels, cfg) == plan["params"]  # day 3's label is left out
+    back = 14 * 1440.0  # carried into a later run: times and days shifted by whole days
+    moved = labels.assign(opened_at=labels["opened_at"] - back, day=labels["day"] - 14)
+    row2 = SimpleNamespace(**{**vars(row), "started_day": -12, "started_at": now - back})
+    assert carried_params(row2, moved, cfg) == plan["params"]
+    with pytest.raises(ValueError, match="cannot be read back"):
+        carried_params(row, labels.iloc[0:0], cfg)
