@@ -247,12 +247,9 @@ class Organization:
             prop = req.proposal
             chosen = yield self.decider.request(req)
             diag = self.triage.finalize(req, str(chosen))
-        elif self.cfg.automation == "playbooks" and self.learning is not None:
-            req = self.learning.refine(self.triage.propose(inc))
-            prop = req.proposal
-            diag = self.triage.finalize(req, self.triage.policy.choose(prop, inc))
         elif self.cfg.automation == "playbooks":
-            diag, prop = self.triage.diagnose(inc)
+            refine = self.learning.refine if self.learning is not None else None
+            diag, prop = self.triage.diagnose(inc, refine)
         else:
             diag, prop = self._signal_diagnosis(inc)
         inc.diagnosis = diag

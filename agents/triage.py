@@ -135,9 +135,17 @@ class IssueTriage:
             p = replace(p, route=first_route(p.subtype))
         return RouteRequest(inc, p, cands, self.severity(inc, p), evidence)
 
-    def diagnose(self, inc: Incident) -> tuple[Diagnosis, Proposal]:
-        """Run the three layers on ``inc`` now with this triage's route policy."""
+    def diagnose(
+        self, inc: Incident, refine: Callable[[RouteRequest], RouteRequest] | None = None
+    ) -> tuple[Diagnosis, Proposal]:
+        """Run the three layers on ``inc`` now with this triage's route policy.
+
+        ``refine`` (the learning cycle's hook) may replace layer 1's request before the route
+        slot sees it.
+        """
         req = self.propose(inc)
+        if refine is not None:
+            req = refine(req)
         return self.finalize(req, self.policy.choose(req.proposal, inc)), req.proposal
 
     def finalize(self, req: RouteRequest, chosen: str) -> Diagnosis:
