@@ -48,6 +48,7 @@ from agents.knowledge import KnowledgeBase
 from agents.learning.longrun import run_weeks
 from agents.scoring.weeks import weekly_table
 from experiments.run_org import learning_summary
+from experiments.stats import bootstrap_ci
 from scenarios import load_scenario
 
 DEFAULTS: dict[str, Any] = {
@@ -102,13 +103,16 @@ def run_one(
 
 
 def bootstrap_mean(x: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
-    """Mean of ``x`` (nan dropped) and its 95% percentile-bootstrap interval."""
+    """Mean of ``x`` (nan dropped) and its 95% percentile-bootstrap interval (``bootstrap_ci``)."""
     x = x[~np.isnan(x)]
     if x.size == 0:
         return math.nan, math.nan, math.nan
-    means = x[rng.integers(0, x.size, (BOOT_REPS, x.size))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(x.mean()), float(lo), float(hi)
+    lo, hi = bootstrap_ci({"seeds": x}, _row_means, reps=BOOT_REPS, seed=rng)
+    return float(x.mean()), lo, hi
+
+
+def _row_means(resampled: np.ndarray) -> np.ndarray:
+    return resampled.mean(axis=1)
 
 
 def load_runs(out: Path) -> pd.DataFrame:
