@@ -22,6 +22,14 @@ reward unchanged):
   at once by a ``retry`` of its asset (``agents.remediation``), which re-executes the killed
   window; before, nothing ever ran it again and everything downstream waited on it for the rest
   of the run (DESIGN §11).
+
+## Revisions of the world every env runs in
+
+- W1: a fault does not resolve while a run it is failing is still in flight (``Fault.inflight``,
+  ``envs.sim.world``). Before, a run that started while a blip acted and failed after the blip
+  ended was written after the fault had resolved, leaving a resolved fault with damage that
+  nothing attributed to an open fault would repair; now the fault resolves once that window is
+  repaired.
 """
 
 from __future__ import annotations

@@ -101,6 +101,9 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
     - v0, revised by the organization's revision O4 (``envs.base``: a window killed as collateral
       is re-executed). Spaces and reward are unchanged; seeded rollouts in which a ``kill_query``
       was collateral are not (of the golden rollouts: PerformanceDegradation-v0 under cost).
+    - v0, revised by the world's revision W1 (``envs.base``: a fault does not resolve while a
+      run it fails is in flight). Spaces and reward are unchanged; seeded rollouts with such a
+      run are not (of the golden rollouts: none under cost).
     """
 
     role = "cost"

@@ -191,6 +191,9 @@ class TriageEnv(DataOpsEnv):
     - v0, revised by the organization's revision O4 (``envs.base``: a window killed as collateral
       is re-executed). Spaces and reward are unchanged; seeded rollouts in which a ``kill_query``
       was collateral are not (of the golden rollouts: LateArrival-v0 under triage).
+    - v0, revised by the world's revision W1 (``envs.base``: a fault does not resolve while a
+      run it fails is in flight). Spaces and reward are unchanged; seeded rollouts with such a
+      run are not (of the golden rollouts: LateArrival-v0 and Mixed-v0 under triage).
     """
 
     role = "triage"

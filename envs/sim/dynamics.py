@@ -169,7 +169,7 @@ class FaultDynamics:
         self._ctx_action = -1
 
     def _maybe_resolve(self, f: Fault) -> None:
-        if f.active or f.damage or f.resolved or not f.started:
+        if f.active or f.damage or f.inflight or f.resolved or not f.started:
             return
         f.resolved_at = self.env.now
         aid = self._ctx_action

@@ -40,6 +40,8 @@ class Fault:
         active: the cause is currently acting.
         params: cause-specific parameters (factor, null column, slots held ...).
         damage: (asset, window) pairs whose partitions are wrong, failed or blocked because of it.
+        inflight: runs it is failing right now; it does not resolve until they are written (a
+            run that started while it acted fails even if the cause ends before the run does).
         affected: asset → first time it was touched.
         hits: partitions written while active (for one-shot causes).
         profile: the variant the fault was drawn as (``envs.sim.causal.Variant``), else the
@@ -84,6 +86,7 @@ class Fault:
         self.started = False
         self.hits = 0
         self.damage: set[tuple[int, int]] = set()
+        self.inflight = 0
         self.affected: dict[int, float] = {}
         self.reached: set[int] = set()
         self.first_visible_at = NAN

@@ -384,6 +384,7 @@ class World(FaultDynamics):
         if fail is not None:
             self._login(fail, trigger)
             rt = min(rt, 0.5 + 0.1 * rt)
+            fail.inflight += 1  # it cannot resolve before this failure is written
         proc = env._active_proc
         assert proc is not None
         running = a.running
@@ -399,11 +400,16 @@ class World(FaultDynamics):
                 wh = self.warehouse
                 wh.give(req)
                 wh.busy_slot_minutes += env._now - start
+        if fail is not None:
+            fail.inflight -= 1
         if killed or fail is not None:
-            return self._write(
+            rec = self._write(
                 a, k, attempt, trigger, due, start, env._now, None if killed else fail, aid,
                 killed=killed, ready=ready,
             )  # fmt: skip
+            if killed and fail is not None:
+                self._maybe_resolve(fail)  # its cause may have ended while this run was killed
+            return rec
         return self._write_data(a, k, attempt, trigger, due, start, env._now, aid, ready)
 
     def _touch_waiting(self, a: Asset, u: Asset) -> None:

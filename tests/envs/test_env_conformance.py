@@ -9,7 +9,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import envs
@@ -113,6 +113,11 @@ def test_bad_arguments_fail_clearly():
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# a run that started while a transient blip acted fails after the blip ended: the fault must not
+# resolve before that failure is written (it once resolved, then gained damage)
+@example(
+    case=("dataops/Mixed-v0", "triage"), seed=1164, picks=[0, 116, 0, 0, 0, 0, 220, 0, 0, 0, 0, 0]
+)
 @given(
     case=st.sampled_from(CASES),
     seed=st.integers(0, 10_000),
