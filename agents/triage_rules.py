@@ -17,9 +17,12 @@ failed runs         a retry storm (≥ 6 failures of one job in 30 min), a proxy
                     then escalate), a
                     source visibly down (late source, one shared source, a sensor timeout: wait,
                     never retry into it), a likely outage (a 503, or failures at night, when
-                    vendors maintain: the outage ladder, one cheap retry first) or a transient
-                    failure (one retry: a second would lock a masked expired credential)
-schema tests        a failing schema test: a column changed type, or was renamed
+                    vendors maintain: wait too, since a retry into an outage prolongs it) or a
+                    transient failure (one retry: a second would lock a masked expired
+                    credential)
+schema tests        a failing schema test: a column changed type (escalate), or was renamed
+                    (map it back); a test that names neither is taken for the likelier retype
+                    and escalated (a mapping would null a retyped column's values)
 bad data            duplicates (replayed load or bad join), nulls (upstream rename, tried first
                     above 15% nulls, or source nulls), a shifted value mean (unit change or
                     stale reference), a volume change (holiday, data skew, upstream filter
@@ -199,8 +202,10 @@ class TriageRules:
                 if night
                 else "the source's service answers unavailable"
             )
-            # the outage playbook retries first: cheap if it was a blip, then it waits
-            return Proposal("late_arrival", "upstream_outage", a, "retry", 0.6, tuple(facts))
+            # a retry into an outage prolongs it (envs.sim.causal): wait it out instead
+            return Proposal(
+                "late_arrival", "upstream_outage/source_down", a, "wait", 0.6, tuple(facts)
+            )
         rec = self.recurrence(a, "late_arrival", now)
         if rec >= 2:  # evidence for credentials, but a retry is cheap: try it first
             facts.append(f"{rec} earlier late-arrival incidents on this asset")
@@ -239,11 +244,12 @@ class TriageRules:
                 "validation_failure", "schema_drift/column_renamed", a, "apply_schema_mapping",
                 0.85, tuple(facts),
             )  # fmt: skip
-        facts.append("schema test failed without detail")
+        # without detail a retype is the likelier cause (56% of schema drift) and a mapping on a
+        # retyped column nulls what does not parse: a person looks before anything is mapped
+        facts.append("schema test failed without detail: a retype is likelier than a rename")
         return Proposal(
-            "validation_failure", "schema_drift/column_renamed", a, "apply_schema_mapping", 0.5,
-            tuple(facts),
-        )  # fmt: skip
+            "validation_failure", "schema_drift/type_changed", a, "escalate", 0.55, tuple(facts)
+        )
 
     def _bad_data(
         self, inc: Incident, evidence: IncidentEvidence, facts: list[str]

@@ -104,6 +104,9 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
     - v0, revised by the world's revision W1 (``envs.base``: a fault does not resolve while a
       run it fails is in flight). Spaces and reward are unchanged; seeded rollouts with such a
       run are not (of the golden rollouts: none under cost).
+    - v0, revised by the organization's revision O5 (``envs.base``: the rules wait out a likely
+      outage and escalate a schema test without detail). Spaces and reward are unchanged; seeded
+      rollouts with such incidents are not.
     """
 
     role = "cost"

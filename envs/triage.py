@@ -194,6 +194,10 @@ class TriageEnv(DataOpsEnv):
     - v0, revised by the world's revision W1 (``envs.base``: a fault does not resolve while a
       run it fails is in flight). Spaces and reward are unchanged; seeded rollouts with such a
       run are not (of the golden rollouts: LateArrival-v0 and Mixed-v0 under triage).
+    - v0, revised by the organization's revision O5 (``envs.base``: the rules wait out a likely
+      outage and escalate a schema test without detail). Spaces and reward are unchanged; seeded
+      rollouts with such incidents are not (the rules' proposal, an observed feature, changes
+      with them).
     """
 
     role = "triage"
