@@ -198,6 +198,9 @@ class TriageEnv(DataOpsEnv):
       outage and escalate a schema test without detail). Spaces and reward are unchanged; seeded
       rollouts with such incidents are not (the rules' proposal, an observed feature, changes
       with them).
+    - v0, pre-release revision: SC-0001 v4 (outages 0.7/day, credentials 0.55/day, transients
+      0.7/day: the ambiguous causes weigh more). Spaces and reward are unchanged; seeded rollouts
+      on SC-0001 are not.
     """
 
     role = "triage"
