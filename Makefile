@@ -55,7 +55,8 @@ test: $(RAY_STAMP) lint typecheck
 bench: $(STAMP)
 	$(PY) -m experiments.bench part=all
 
-# The pictures embedded in README.md (docs/figures/*.png), drawn deterministically.
+# The pictures embedded in README.md (docs/figures/*.png), drawn deterministically; the learning
+# curve is read from the committed run log docs/figures/learning_curve_run/ (nothing is trained).
 figures: $(STAMP)
 	$(PY) -m experiments.figures
 

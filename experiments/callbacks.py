@@ -3,9 +3,10 @@
 - ``TrackerOutput``: an SB3 logger output format that forwards every dump (one per rollout for
   PPO/A2C, one per ``log_interval`` episodes for DQN) to a ``Tracker`` as one metric batch.
 - ``HeldOutEval``: every ``every`` timesteps, evaluates the model with deterministic actions on the
-  first ``episodes`` held-out seeds (the same episodes each time), logs ``eval/mean_reward``,
-  ``eval/std_reward`` and ``eval/mean_ep_length``, appends to ``evaluations.csv`` and keeps
-  ``best_model.zip``.
+  first ``episodes`` held-out seeds (the same episodes each time), as updated on every step it is
+  logged at; logs ``eval/mean_reward``, ``eval/std_reward`` and ``eval/mean_ep_length``, appends
+  to ``evaluations.csv`` (``timesteps``: the env steps the evaluated policy learned from) and
+  keeps ``best_model.zip``.
 - ``StopOnSignal``: SIGINT / SIGTERM set a flag; the callback stops training at the next step so
   the caller can write a checkpoint and mark the run KILLED.
 - ``evaluate``: one policy on fixed held-out episodes; returns returns and episode lengths.
@@ -142,9 +143,13 @@ class HeldOutEval(BaseCallback):
             self._due = True
         return True
 
-    def _on_rollout_end(self) -> None:
-        # the policy only changes between rollouts: evaluating inside one would score the same
-        # policy again, so an evaluation that came due waits for the rollout to end
+    def _on_rollout_start(self) -> None:
+        # the policy only changes between rollouts, and SB3 updates it after a rollout ends
+        # (``train()`` follows ``on_rollout_end``): an evaluation that came due waits for the next
+        # rollout to start, so that it scores the policy updated on every step counted in
+        # ``num_timesteps``. Evaluating at the rollout's end would score the policy before its
+        # update, one rollout behind the step it is logged at. The evaluation due after the last
+        # rollout is the caller's (``experiments.training`` scores the final model).
         if self._due:
             self._due = False
             self.run_eval()

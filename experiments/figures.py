@@ -5,6 +5,7 @@ Usage::
     python -m experiments.figures                     # every figure into docs/figures/
     python -m experiments.figures --only=retail_dag   # one of them
     python -m experiments.figures --out=<dir>
+    python -m experiments.figures --only=learning_curve --run=<training run dir>
 
 =====================  ==========================================================================
 figure                 what it shows
@@ -18,10 +19,12 @@ figure                 what it shows
                        reach), the organization's alerts and its remediation steps (verified fixes
                        and failed attempts); the top panel is the whole week, the bottom one the
                        day with the longest incident
+``learning_curve``     a training run's held-out return against env steps, with the rules and
+                       the oracle as reference lines on the same episodes
+                       (``experiments.curve_figure``): by default the committed run log in
+                       ``docs/figures/learning_curve_run/`` (a quickstart-size MaskablePPO run on
+                       SC-0002), or the run directory given by ``--run=<dir>``; nothing is trained
 =====================  ==========================================================================
-
-A learning curve is not drawn: no training curve is committed (the study files in
-``docs/studies/`` keep final returns only).
 
 Each figure is a bare ``Figure`` rendered by Agg (pyplot is never imported, so a caller's backend
 is left alone); the PNG metadata carries no software version, so the same code and seed give the
@@ -36,6 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from experiments.curve_figure import draw_learning_curve, read_curve
 from experiments.errors import UsageError
 
 if TYPE_CHECKING:
@@ -305,20 +309,34 @@ def draw_incident_timeline(path: Path, seed: int | None = None) -> Path:
 FIGURES: Final[dict[str, Callable[[Path], Path]]] = {
     "retail_dag": draw_retail_dag,
     "incident_timeline": draw_incident_timeline,
+    "learning_curve": draw_learning_curve,
 }
 """Figure name → drawing function (the PNG is ``<out>/<name>.png``)."""
 
 
-def make_figures(out: Path = Path("docs/figures"), only: str | None = None) -> list[Path]:
+def make_figures(
+    out: Path = Path("docs/figures"), only: str | None = None, run: Path | None = None
+) -> list[Path]:
     """Draw every figure (or ``only`` one) into ``out``; returns the files written.
 
+    Args:
+        out: the directory of the PNGs.
+        only: one figure's name (None: all of them).
+        run: the training run directory ``learning_curve`` is drawn from (None: the committed
+            ``experiments.curve_figure.DEFAULT_RUN``).
+
     Raises:
-        UsageError: ``only`` names no figure.
+        UsageError: ``only`` names no figure, or ``run`` is not a usable training run.
     """
     if only is not None and only not in FIGURES:
         raise UsageError(f"only={only!r}: unknown figure; expected one of {', '.join(FIGURES)}")
     names = [only] if only is not None else list(FIGURES)
-    return [FIGURES[n](out / f"{n}.png") for n in names]
+    if run is not None:
+        read_curve(run)  # a bad run fails before any figure is drawn
+    draw = dict(FIGURES)
+    if run is not None:
+        draw["learning_curve"] = lambda path: draw_learning_curve(path, run)
+    return [draw[n](out / f"{n}.png") for n in names]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -327,9 +345,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 .split("\n", 1)[0])  # fmt: skip
     p.add_argument("--only", default=None, help=f"one of: {', '.join(FIGURES)}")
     p.add_argument("--out", default="docs/figures", help="output directory")
+    p.add_argument(
+        "--run",
+        default=None,
+        help="training run directory for learning_curve (default: the committed log)",
+    )
     args = p.parse_args(argv)
     try:
-        files = make_figures(Path(args.out), args.only)
+        files = make_figures(
+            Path(args.out), args.only, None if args.run is None else Path(args.run)
+        )
     except UsageError as e:
         print(f"figures: error: {e}", file=sys.stderr)
         return 2

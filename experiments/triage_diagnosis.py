@@ -21,10 +21,15 @@ agree_oracle        fraction of decisions equal to the oracle's route
 
 Decisions of an episode with no incident at all (one no-op step to its horizon) are not counted.
 Only ``info`` is read: ground truth never reaches the policy.
+
+:func:`diagnose_result` gives the same fields for a stored ``experiments.evaluate`` result without
+its policy: it replays each episode's recorded action log (its replay record) and refuses a
+replay whose returns differ from the stored ones.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +37,10 @@ from typing import Any
 import numpy as np
 
 from agents.playbooks import ROUTES
+from envs.factory import make_env
+from experiments.errors import UsageError
+from experiments.results import Result
+from scenarios import load_scenario
 
 
 def diagnose(
@@ -88,3 +97,45 @@ def diagnose(
         "agree_oracle": round(same_oracle / decisions, 4) if decisions else float("nan"),
         "mean_return": float(np.mean(returns)) if returns else float("nan"),
     }
+
+
+class _ActionLog:
+    """A "policy" that plays recorded actions in order, whatever it is shown."""
+
+    def __init__(self, result: Result) -> None:
+        self._log = iter([a for ep in result.episodes for a in ep.replay.actions])
+        self.where = str(result.agent.spec)
+
+    def predict(self, obs: Any, deterministic: bool = True, **_: Any) -> tuple[Any, None]:
+        try:
+            return next(self._log), None
+        except StopIteration:
+            raise UsageError(
+                f"{self.where}: the action log ends before its episodes do; expected a result "
+                "of this scenario as it is now (python -m experiments.leaderboard verify=true)"
+            ) from None
+
+
+def diagnose_result(result: Result) -> dict[str, Any]:
+    """:func:`diagnose`'s fields for a stored triage result, re-derived from its action logs.
+
+    The episodes are replayed on their seeds in the environment the result records (the
+    scenario by its reference, the horizon ``env.days``); ``returns`` are the stored ones.
+
+    Raises:
+        UsageError: not a triage result, or a replay that does not give the stored returns (the
+            scenario or the environment changed since it was evaluated).
+    """
+    if result.role != "triage":
+        raise UsageError(f"{result.agent.spec}: a {result.role} result; expected a triage one")
+    env = make_env(load_scenario(result.scenario.reference), "triage", days=result.env.days)
+    d = diagnose(_ActionLog(result), env, [ep.seed for ep in result.episodes])
+    for ep, again in zip(result.episodes, d["returns"], strict=True):
+        stored = ep.return_
+        if stored is None or not math.isclose(stored, again, rel_tol=1e-9, abs_tol=1e-9):
+            raise UsageError(
+                f"{result.agent.spec} on {result.scenario.name}, episode seed {ep.seed}: return "
+                f"{stored!r} stored, the replay gives {again!r}; expected a result of this "
+                "scenario as it is now (re-evaluate it)"
+            )
+    return d

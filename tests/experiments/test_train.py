@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from experiments.callbacks import HeldOutEval
 from experiments.tracking import TrackingError, runs_of
 from experiments.train_config import TrainConfig
 from experiments.training import train
@@ -67,6 +68,28 @@ def test_every_algo_trains_every_role_it_supports(role, algo, tmp_path):
         assert (tmp_path / name).exists(), name
     assert list((tmp_path / "checkpoints").glob("model_*_steps.zip"))
     assert info["evaluation"]["final_mean_reward"] is not None
+
+
+def test_each_evaluation_scores_the_policy_updated_on_the_steps_it_is_logged_at(
+    tmp_path, monkeypatch
+):
+    # SB3 updates the policy after a rollout ends: an evaluation at a rollout's end would score
+    # the policy one update behind its logged step (the learning curve's x axis would lie)
+    seen: list[tuple[int, int]] = []
+    real = HeldOutEval.run_eval
+
+    def spy(self: HeldOutEval) -> float:
+        seen.append((int(self.num_timesteps), int(self.model._n_updates)))
+        return real(self)
+
+    monkeypatch.setattr(HeldOutEval, "run_eval", spy)
+    info = train(tiny_config("triage", "maskable_ppo", tmp_path), tmp_path)
+    # rollouts of 32 steps x 2 envs, one epoch: one update per 64 steps; the last row is the
+    # final model, evaluated after learning
+    assert seen == [(64, 1), (128, 2)]
+    rows = (tmp_path / "evaluations.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["64", "128"]
+    assert float(rows[-1].split(",")[1]) == info["evaluation"]["final_mean_reward"]
 
 
 @pytest.mark.parametrize(("role", "algo"), [("sla", "dqn"), ("cost", "maskable_ppo")])

@@ -127,6 +127,21 @@ CASES: dict[str, tuple[str, object, str]] = {
         lambda t: ["scenarios=[sc0001]", "seeds=[zero]"],
         "seeds='zero'",
     ),
+    "learnability with more episodes than the protocol's dev set": (
+        "learnability",
+        lambda t: ["scenarios=[sc0001]", "eval_episodes=31"],
+        "eval_episodes=31: expected 1..30",
+    ),
+    "learnability with a baseline among the agents": (
+        "learnability",
+        lambda t: ["scenarios=[sc0001]", "agents=[baseline:rules]"],
+        "agents: 'baseline:rules'; expected sb3:<zip> or onnx:<dir>",
+    ),
+    "learnability with an unknown algorithm": (
+        "learnability",
+        lambda t: ["algo=sac"],
+        "algo: unknown option 'sac'",
+    ),
     "bench with an unknown part": ("bench", lambda t: ["part=everything"], "unknown part"),
     "export without a model": ("export", lambda t: [], "model/run_id"),
     "fault that can never be injected": (
