@@ -27,10 +27,11 @@ One protocol, not two (issue 15): this module measures nothing itself. Per scena
    each result file's action logs, so it describes exactly the episodes the numbers come from.
 
 Everything it prints comes from the result files; ``learnability.json`` in the run directory
-holds the view: per scenario and policy the spec, the result file and its sha256, the returns,
-their mean and the diagnosis (routes by true cause included); the room; the learned entries'
-seed means. Rank the same files with confidence intervals with ``python -m
-experiments.leaderboard results=<results> split=dev out=<file>``.
+holds the view: per scenario and policy the spec, the result file (relative to the working
+directory when inside it) and its sha256, the returns, their mean and the diagnosis (routes by
+true cause included); the room; the learned entries' seed means. Rank the same files with
+confidence intervals with ``python -m experiments.leaderboard results=<results> split=dev
+out=<file>``.
 
 Keys: ``scenarios``, ``seeds`` (null: the protocol's training seeds; ``[]``: no training),
 ``timesteps`` (null: the protocol's budget), ``eval_episodes`` (null: the protocol's, at most
@@ -93,6 +94,19 @@ def room(random: float, rules: float, oracle: float) -> float | None:
     return None if rules == random else (oracle - rules) / (rules - random)
 
 
+def _shown(path: Path) -> str:
+    """``path`` as the view records it.
+
+    Relative to the working directory (the repository root, where the lab's commands run) when it
+    lies inside it, so that a committed view names no machine path; absolute otherwise.
+    """
+    p = path.resolve()
+    try:
+        return str(p.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -115,7 +129,7 @@ class View:
         self.view: dict[str, Any] = {
             k: cfg[k] for k in ("protocol", "eval_episodes", "days", "algo", "timesteps")
         }
-        self.view.update(split="dev", results=str(self.results), scenarios={})
+        self.view.update(split="dev", results=_shown(self.results), scenarios={})
 
     def result(self, sc: Any, spec: str, name: str, seed: int | None, model: Path | None) -> Path:
         """The result file of ``spec`` on ``sc``: read when it matches, else evaluated anew.
@@ -161,7 +175,7 @@ class View:
         if diagnosis is None:
             diagnosis = {k: v for k, v in diagnose_result(r).items() if k != "returns"}
         returns = [float(e.return_) for e in r.episodes if e.return_ is not None]
-        entry = {"spec": spec, "entry": entry_name, "file": str(path), "sha256": sha,
+        entry = {"spec": spec, "entry": entry_name, "file": _shown(path), "sha256": sha,
                  "training_seed": r.training_seed, "mean_return": float(np.mean(returns)),
                  "returns": returns, "diagnosis": diagnosis}  # fmt: skip
         sc = self.view["scenarios"].setdefault(sc_name, {"policies": {}})
