@@ -51,7 +51,7 @@ def test_references_name_the_registered_scenario_or_the_file(tmp_path: Path) -> 
     sc = load_scenario(copy)
     assert scenario_reference(sc) == str(copy.resolve())
     assert scenario_sha256(sc) == scenario_sha256(load_scenario("sc0001"))  # same content
-    copy.write_text(copy.read_text().replace("rate_per_day: 0.6", "rate_per_day: 0.7"))
+    copy.write_text(copy.read_text().replace("rate_per_day: 0.55", "rate_per_day: 0.65"))
     assert scenario_sha256(load_scenario(copy)) != scenario_sha256(load_scenario("sc0001"))
 
 
@@ -88,7 +88,7 @@ def test_train_export_and_run_org_on_a_scenario_given_by_relative_path(tmp_path:
     assert scorecard["policies"]["triage"]["scenario"] == str(mine.resolve())
 
     # a changed file is noticed: export refuses it (one line, exit 2, nothing written)
-    mine.write_text(mine.read_text().replace("rate_per_day: 0.6", "rate_per_day: 0.9"))
+    mine.write_text(mine.read_text().replace("rate_per_day: 0.55", "rate_per_day: 0.9"))
     changed = _run("experiments.export", f"model={run_dir / 'model.zip'}",
                    f"out={tmp_path / 'exp2'}", cwd=ROOT)  # fmt: skip
     lines = [ln for ln in changed.stderr.splitlines() if ln.strip()]
@@ -115,6 +115,6 @@ def test_resume_refuses_a_scenario_that_changed(tmp_path: Path) -> None:
          "algo": {"name": "ppo"}, "tracking": {"backend": "disabled"}}
     )  # fmt: skip
     assert resolve_resume(cfg, tmp_path / "out") == (tmp_path / "model.zip", None)
-    mine.write_text(mine.read_text().replace("rate_per_day: 0.6", "rate_per_day: 0.9"))
+    mine.write_text(mine.read_text().replace("rate_per_day: 0.55", "rate_per_day: 0.9"))
     with pytest.raises(ValueError, match=r"resume: .*my.yaml changed since the run"):
         resolve_resume(cfg, tmp_path / "out")

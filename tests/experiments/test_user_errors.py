@@ -91,7 +91,7 @@ CASES: dict[str, tuple[str, object, str]] = {
     ),
     "negative rate": (
         "run_org",
-        _scenario(("rate_per_day: 0.6", "rate_per_day: -1")),
+        _scenario(("rate_per_day: 0.55", "rate_per_day: -1")),
         "rate_per_day",
     ),
     "missing pipeline file": (
@@ -147,7 +147,10 @@ CASES: dict[str, tuple[str, object, str]] = {
     "fault that can never be injected": (
         "run_org",
         _scenario(
-            ("rate_per_day: 0.6\n", "rate_per_day: 0.6\n    assets: [ingest_pos_transactions]\n")
+            (
+                "upstream_outage\n    rate_per_day: 0.7\n",
+                "upstream_outage\n    rate_per_day: 0.7\n    assets: [ingest_pos_transactions]\n",
+            )
         ),
         "can never be injected",
     ),

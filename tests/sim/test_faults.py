@@ -206,7 +206,10 @@ def _scenario_with(tmp_path, base: str, replace: dict[str, str]):
         ),
         (
             "sc0001",
-            {"rate_per_day: 0.6\n": "rate_per_day: 0.6\n    assets: [ingest_pos_transactions]\n"},
+            {
+                "upstream_outage\n    rate_per_day: 0.7\n": "upstream_outage\n    rate_per_day: "
+                "0.7\n    assets: [ingest_pos_transactions]\n"
+            },
             r"faults\[0\]\.assets: upstream_outage: root cause source_outage can never be "
             r"injected: it needs a root asset on the Source layer",
         ),
