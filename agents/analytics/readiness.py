@@ -125,6 +125,31 @@ class ReadinessOracle:
                         else until
                     )
                     self.corrupting[ai].append((at, spoils, until))
+        self._settled = self._settled_since()
+
+    def _settled_since(self) -> list[list[float]]:
+        """Per asset and window, a time from which ``_good`` is true at every later time (or inf).
+
+        That is the time of the partition's last write when it was delivered (ok or warn), was
+        never quarantined, and carries no wrong data: at Delivery no exposure interval, elsewhere
+        no fault in ``world.window_faults`` — every condition ``_good`` tests for the write in
+        force, none of which changes after that write. Any other partition gets inf (``_good``
+        decides it). Most inputs of a readiness question are such old, settled partitions.
+        """
+        out = [[math.inf] * (a.n_windows + 2) for a in self.world.assets]
+        window_faults = self.world.window_faults
+        for key, hist in self.writes.items():
+            ai, j = key
+            written, state = hist[-1]
+            if state not in OK_WARN or key in self.quarantined:
+                continue
+            if self.world.assets[ai].layer == "Delivery":
+                if key in self.exposed:
+                    continue
+            elif key in window_faults:
+                continue
+            out[ai][j] = written
+        return out
 
     def ready(self, dataset: str, t: float) -> bool:
         """Whether ``dataset`` was ready at time ``t``."""
@@ -132,8 +157,10 @@ class ReadinessOracle:
         k = latest_due(a, t)
         if k <= 0:
             return False
-        good = self._good
-        for v, j in self.index.of(a, k):  # noqa: SIM110 - a loop, not all(<genexpr>): hot path
+        good, settled = self._good, self._settled
+        for v, j in self.index.of(a, k):
+            if settled[v.idx][j] <= t:
+                continue  # its last write was in force and nothing can have spoiled it since
             if not good(v, j, t):
                 return False
         return True

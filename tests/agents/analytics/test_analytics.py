@@ -333,6 +333,12 @@ def live_probe(w: World, every_min: float = 23.7) -> list[tuple[str, float, bool
 def assert_replay_matches(w: World, live: list[tuple[str, float, bool]]) -> None:
     oracle = ReadinessOracle(w)
     assert live and [oracle.ready(n, t) for n, t, _ in live] == [ok for _, _, ok in live]
+    # ready() skips the inputs settled before t; every input judged in full says the same
+    for n, t, _ in live:
+        a = w.asset(n)
+        k = latest_due(a, t)
+        full = k > 0 and all(oracle._good(v, j, t) for v, j in oracle.index.of(a, k))
+        assert oracle.ready(n, t) == full, (n, t)
 
 
 def test_replayed_truth_equals_live_truth_through_quarantine_rollback_and_repair():
