@@ -43,6 +43,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import simpy
@@ -157,6 +158,8 @@ _METRICS = ("volume", "null_rate", "duplicate_rate", "value_mean", "runtime", "q
 """The anomaly signals in the order a run's values are scored (and its alerts raised)."""
 _N_BUCKETS = 49
 """Baseline slots per (asset, signal): bucket -1 (pooled) and 0..47 (hour x weekday/weekend)."""
+_ASSET_SLOTS = len(_METRICS) * _N_BUCKETS
+"""Baseline slots per asset (asset ``a``'s are ``a * _ASSET_SLOTS`` onwards)."""
 _RULES = tuple(  # per metric: (floor is relative, floor, change is relative, tiny, spike only)
     (_FLOORS[m][0] == "rel", _FLOORS[m][1], _MIN_CHANGE[m][0] == "rel", _MIN_CHANGE[m][1],
      m in SPIKE_ONLY)
@@ -164,6 +167,32 @@ _RULES = tuple(  # per metric: (floor is relative, floor, change is relative, ti
 )  # fmt: skip
 _CHANGE_REL = tuple(rule[2] for rule in _RULES)
 _TINY = tuple(rule[3] for rule in _RULES)
+
+
+def _volume_bucket(end: float, seasonality: bool, hours: bool) -> int:
+    """The slot offset of the volume bucket of a window ending at ``end`` (minutes).
+
+    1 + hour of day (+ 24 on a weekend) when ``hours`` (a sub-daily asset), else 1 on a weekday
+    and 2 on a weekend; 0 (the pooled bucket) without ``seasonality``.
+    """
+    if not seasonality:
+        return 0
+    weekend = int(end // 1440) % 7 >= 5
+    if hours:
+        return 1 + int(end // 60) % 24 + (24 if weekend else 0)
+    return 2 if weekend else 1
+
+
+@lru_cache(maxsize=256)
+def _volume_buckets(
+    every: float, n_windows: int, seasonality: bool, hours: bool
+) -> tuple[int, ...]:
+    """``_volume_bucket`` of windows 0..n_windows of an asset (index: the window).
+
+    The bucket of a window depends only on its end time, so an episode's are computed once per
+    (cadence, length) and read by index on the hot path instead of recomputed per run.
+    """
+    return tuple(_volume_bucket(k * every, seasonality, hours) for k in range(n_windows + 1))
 
 
 class PipelineMonitor:
@@ -201,13 +230,19 @@ class PipelineMonitor:
         self.last: list[RunRecord | None] = [None] * n
         self.failed_runs: list[list[RunRecord]] = [[] for _ in range(n)]
         # one slot per (asset, signal, bucket): ((asset * 6 + metric) * 49 + bucket + 1)
-        self._base: list[_Baseline | None] = [None] * (n * len(_METRICS) * _N_BUCKETS)
+        self._base: list[_Baseline | None] = [None] * (n * _ASSET_SLOTS)
         self._every = [a.every for a in world.assets]
         self._seasonal_hours = [
             config.seasonality and a.every < 1440 for a in world.assets
         ]  # volume bucketed by hour of day x weekday/weekend (else by weekday/weekend only)
         self._slotted = [a.uses_slot for a in world.assets]
+        # per asset, its volume bucket per window (the hot path reads it; _slot0 is the rule)
+        self._vol_slot = [
+            _volume_buckets(a.every, a.n_windows, config.seasonality, hours)
+            for a, hours in zip(world.assets, self._seasonal_hours, strict=True)
+        ]
         self._holidays = frozenset(config.holidays)
+        self._detect = config.anomaly_detection
         self._window = config.training_days * 1440.0
         self._sens = {
             s: config.family_sensitivity.get(s, config.sensitivity) for s in ANOMALY_SIGNALS
@@ -273,21 +308,23 @@ class PipelineMonitor:
             return
         self.last[a] = r
         book = self.book
-        if book.holds:
+        holds = bool(book.holds)
+        if holds:
             book.release(a, "run_failure")
         if r.window > self.arrived[a]:
             self.arrived[a] = r.window
-            asset = self.world.assets[a]
-            if book.holds and t < r.window * asset.every + asset.sla + self.grace:
-                book.release(a, "freshness")  # delivered before its freshness deadline
-        errs: list[int] = []
+            if holds:
+                asset = self.world.assets[a]
+                if t < r.window * asset.every + asset.sla + self.grace:
+                    book.release(a, "freshness")  # delivered before its freshness deadline
+        errs: list[int] | tuple[()] = ()
         if r.failed_checks:
             errs = [i for i in r.failed_checks if i in self._error_checks[a]]
             if not self.cfg.freshness_check_alerts:
                 checks = self.world.assets[a].spec.checks
                 errs = [i for i in errs if checks[i].kind != "freshness"]
         if not errs:
-            if book.holds:
+            if holds:
                 book.release(a, "check_failure")
         else:
             spec = self.world.assets[a].spec
@@ -308,10 +345,11 @@ class PipelineMonitor:
                     a, "schema_change", t, float(r.schema_version), float(old),
                     f"schema version {old} -> {r.schema_version}", r,
                 )  # fmt: skip
-        if self.cfg.anomaly_detection and r.trigger == "schedule":
-            self._anomalies(r, t)
-        elif r.trigger == "schedule":
-            self._learn(r, t)
+        if r.trigger == "schedule":
+            if self._detect:
+                self._anomalies(r, t)
+            else:
+                self._learn(r, t)
 
     def _metrics(self, r: RunRecord) -> tuple[float, ...]:
         """A run's value of each signal of ``_METRICS`` (the first four if it uses no slot)."""
@@ -333,13 +371,8 @@ class PipelineMonitor:
 
         Only volume is seasonal (``SEASONAL``); the other signals pool all hours (bucket -1).
         """
-        first = asset * len(_METRICS) * _N_BUCKETS
-        if not self.cfg.seasonality:
-            return first, 0
-        weekend = int(end // 1440) % 7 >= 5
-        if self._seasonal_hours[asset]:
-            return first, 1 + int(end // 60) % 24 + (24 if weekend else 0)
-        return first, 2 if weekend else 1
+        first = asset * _ASSET_SLOTS
+        return first, _volume_bucket(end, self.cfg.seasonality, self._seasonal_hours[asset])
 
     def _learn(self, r: RunRecord, t: float) -> None:
         """Learn a run's values at time ``t`` (no scoring: priming, or anomaly detection off)."""
@@ -356,21 +389,24 @@ class PipelineMonitor:
         # the hot path of the organization (every scheduled run): a value is scored against its
         # bucket, then learned unless it alerted (an alert handler never reads the baselines)
         a = r.asset
-        end = r.window * self._every[a]
-        first, vol = self._slot0(a, end)
+        k = r.window
+        first = a * _ASSET_SLOTS
         base, min_points = self._base, self.cfg.min_training_points
         book = self.book
         cut = t - self._window
-        holiday = bool(self._holidays) and int(end // 1440) in self._holidays
+        holiday = bool(self._holidays) and int(k * self._every[a] // 1440) in self._holidays
+        # volume's bucket (seasonal, read from the table), then each other signal's pooled one
+        i = first + self._vol_slot[a][k]
         for m, x in enumerate(self._metrics(r)):
-            i = first + m * _N_BUCKETS + (vol if m == 0 else 0)
             b = base[i]
             if b is None:
                 b = base[i] = _Baseline()
             else:
-                n = len(b.xs)
+                xs = b.xs
+                n = len(xs)
                 if n >= min_points:
-                    mean = mu = b.s / n
+                    s = b.s
+                    mean = mu = s / n
                     if m == 0 and holiday:
                         mean += math.log(self.cfg.holiday_volume_factor)  # the usual dip
                     # an alert needs a change that is not tiny and a large z: the change is cheap
@@ -378,10 +414,24 @@ class PipelineMonitor:
                     d = x - mean
                     change = abs(d) / abs(mean) if _CHANGE_REL[m] and mean else abs(d)
                     if not change <= _TINY[m] and self._outlier(r, t, m, x, mean, mu, b.ss / n):
+                        i = first + (m + 1) * _N_BUCKETS  # the next signal's pooled bucket
                         continue  # values that alerted are not learned
                     if book.holds:
                         book.release(a, _METRICS[m])  # inside its band: a held condition ended
-            b.add(t, x, cut)
+            i = first + (m + 1) * _N_BUCKETS  # the next signal's pooled bucket
+            # _Baseline.add(t, x, cut), written out: no method call per learned value
+            ts, xs = b.ts, b.xs
+            ts.append(t)
+            xs.append(x)
+            s = b.s + x
+            ss = b.ss + x * x
+            while ts[0] < cut:
+                ts.popleft()
+                old = xs.popleft()
+                s -= old
+                ss -= old * old
+            b.s = s
+            b.ss = ss
 
     def _outlier(
         self, r: RunRecord, t: float, m: int, x: float, mean: float, mu: float, mean_sq: float

@@ -44,6 +44,25 @@ def inputs(a: Asset, k: int, ancestors: Sequence[Asset]) -> tuple[tuple[Asset, i
     )
 
 
+Span = tuple[Asset, int, int]
+"""Windows ``first <= j < stop`` of an asset: ``(asset, first, stop)``."""
+
+
+def input_spans(a: Asset, k: int, ancestors: Sequence[Asset]) -> tuple[Span, ...]:
+    """``inputs(a, k, ancestors)`` as one span of windows per asset (empty spans left out).
+
+    ``[(v, j) for v, first, stop in spans for j in range(first, stop)]`` is ``inputs``, in order.
+    A span is what a reader of partition states wants: ``v.state[first:stop]`` is one slice.
+    """
+    start, end = (k - 1) * a.every, k * a.every
+    spans = [(a, k, k + 1)]
+    for v in ancestors:
+        first, stop = start // v.every + 1, min(end // v.every, v.n_windows) + 1
+        if first < stop:
+            spans.append((v, first, stop))
+    return tuple(spans)
+
+
 def ancestors(assets: Sequence[Asset]) -> list[list[Asset]]:
     """Per asset index, its transitive upstream in topological order."""
     anc: list[set[int]] = [set() for _ in assets]
@@ -54,7 +73,7 @@ def ancestors(assets: Sequence[Asset]) -> list[list[Asset]]:
 
 
 class InputIndex:
-    """``inputs`` of each (asset, window), computed once per world (the topology is fixed).
+    """``input_spans`` of each (asset, window), computed once per world (the topology is fixed).
 
     Args:
         assets: the world's assets in topological order.
@@ -65,14 +84,14 @@ class InputIndex:
 
     def __init__(self, assets: Sequence[Asset]) -> None:
         self.ancestors = ancestors(assets)
-        self._memo: dict[tuple[int, int], tuple[tuple[Asset, int], ...]] = {}
+        self._memo: dict[tuple[int, int], tuple[Span, ...]] = {}
 
-    def of(self, a: Asset, k: int) -> tuple[tuple[Asset, int], ...]:
-        """``inputs(a, k, ancestors[a.idx])``, memoized."""
+    def spans(self, a: Asset, k: int) -> tuple[Span, ...]:
+        """``input_spans(a, k, ancestors[a.idx])``, memoized."""
         key = (a.idx, k)
         got = self._memo.get(key)
         if got is None:
-            got = self._memo[key] = inputs(a, k, self.ancestors[a.idx])
+            got = self._memo[key] = input_spans(a, k, self.ancestors[a.idx])
         return got
 
 
@@ -125,6 +144,31 @@ class ReadinessOracle:
                         else until
                     )
                     self.corrupting[ai].append((at, spoils, until))
+        self._settled = self._settled_since()
+
+    def _settled_since(self) -> list[list[float]]:
+        """Per asset and window, a time from which ``_good`` is true at every later time (or inf).
+
+        That is the time of the partition's last write when it was delivered (ok or warn), was
+        never quarantined, and carries no wrong data: at Delivery no exposure interval, elsewhere
+        no fault in ``world.window_faults`` — every condition ``_good`` tests for the write in
+        force, none of which changes after that write. Any other partition gets inf (``_good``
+        decides it). Most inputs of a readiness question are such old, settled partitions.
+        """
+        out = [[math.inf] * (a.n_windows + 2) for a in self.world.assets]
+        window_faults = self.world.window_faults
+        for key, hist in self.writes.items():
+            ai, j = key
+            written, state = hist[-1]
+            if state not in OK_WARN or key in self.quarantined:
+                continue
+            if self.world.assets[ai].layer == "Delivery":
+                if key in self.exposed:
+                    continue
+            elif key in window_faults:
+                continue
+            out[ai][j] = written
+        return out
 
     def ready(self, dataset: str, t: float) -> bool:
         """Whether ``dataset`` was ready at time ``t``."""
@@ -132,10 +176,14 @@ class ReadinessOracle:
         k = latest_due(a, t)
         if k <= 0:
             return False
-        good = self._good
-        for v, j in self.index.of(a, k):  # noqa: SIM110 - a loop, not all(<genexpr>): hot path
-            if not good(v, j, t):
-                return False
+        good, settled = self._good, self._settled
+        for v, first, stop in self.index.spans(a, k):
+            since = settled[v.idx]
+            if max(since[first:stop]) <= t:
+                continue  # every last write was in force and nothing can have spoiled it since
+            for j in range(first, stop):
+                if since[j] > t and not good(v, j, t):
+                    return False
         return True
 
     def _good(self, v: Asset, j: int, t: float) -> bool:

@@ -63,6 +63,8 @@ ROSTER: Final = (
 )  # fmt: skip
 """Who asks (name, role). ``contractor`` is in no policy: its access requests are refused."""
 
+_DELIVERED: Final = bytes(OK_WARN)
+"""The delivered partition states as bytes (deleted from a slice of states, none should remain)."""
 _Incident = tuple[int, Collection[int], float] | tuple[int, Collection[int], float, float]
 OpenIncidents = Callable[[], Sequence[_Incident]]
 """Returns the open incidents as (incident id, asset indexes, expected fix time or nan), optionally
@@ -264,16 +266,29 @@ class AnalyticsSupport:
             eta = a.every + a.offset + a.spec.runtime_median_min
             text = f"{a.name} has no partition yet; the first is expected by {_clock(eta)}."
             return "pending", text, "nothing due yet", eta
-        ins = self.index.of(a, k)
-        missing = [(v, j) for v, j in ins if v.state[j] not in OK_WARN]
-        if not missing:
+        spans = self.index.spans(a, k)
+        # the usual answer (everything delivered) is read from one slice of states per input
+        # asset; the window-by-window lists are built only for an answer that names windows
+        if not any(v.state[first:stop].translate(None, _DELIVERED) for v, first, stop in spans):
             data = f"data up to {_clock(k * a.every)}"
-            bad = [self._failed_quality(v, j) for v, j in ins if v.state[j] == WARN]
-            if any(bad):
-                flags = ", ".join(dict.fromkeys(b for b in bad if b))
-                text = f"{a.name} has {data}, but quality checks failed on {flags}: not ready."
-                return "not_ready", text, f"failed checks: {flags}", math.nan
+            if any(WARN in v.state[first:stop] for v, first, stop in spans):
+                bad = [
+                    self._failed_quality(v, j)
+                    for v, first, stop in spans
+                    for j in range(first, stop)
+                    if v.state[j] == WARN
+                ]
+                if any(bad):
+                    flags = ", ".join(dict.fromkeys(b for b in bad if b))
+                    text = f"{a.name} has {data}, but quality checks failed on {flags}: not ready."
+                    return "not_ready", text, f"failed checks: {flags}", math.nan
             return "ready", f"{a.name} is ready, with {data}.", f"{a.name}[{k}] ok", math.nan
+        missing = [
+            (v, j)
+            for v, first, stop in spans
+            for j in range(first, stop)
+            if v.state[j] not in OK_WARN
+        ]
         (v0, j0), n = missing[0], len(missing)
         reason = f"{v0.name}[{j0}] {STATE[v0.state[j0]]}"
         waits = list(dict.fromkeys(f"{v.name} ({STATE[v.state[j]]})" for v, j in missing))

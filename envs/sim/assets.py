@@ -80,7 +80,8 @@ class Asset:
     ``records`` (latest RunRecord per window), ``done_until`` (largest k such that windows 1..k are
     all consumable), ``waiters`` (downstream events waiting for a window), ``bad`` (window →
     Corruption), ``faults`` (active faults rooted here), ``running`` (window → process),
-    ``priority``, ``blocked_out``, ``schema_version``, ``mapping`` (a schema mapping is applied).
+    ``priority``, ``blocked_out``, ``schema_version``, ``mapping`` (a schema mapping is applied),
+    ``check_failures`` (windows whose latest record failed a check).
     """
 
     def __init__(self, idx: int, spec: AssetSpec, horizon_min: float) -> None:
@@ -113,6 +114,8 @@ class Asset:
         self.state = bytearray(self.n_windows + 2)
         self.state[0] = 1  # window 0 is the empty past: consumable
         self.records: dict[int, RunRecord] = {}
+        self.check_failures: set[int] = set()
+        """Windows whose record in ``records`` failed a check (kept with ``records``)."""
         self.done_until = 0
         self.waiters: list[tuple[int, simpy.Event]] = []
         self.bad: dict[int, Corruption] = {}

@@ -592,6 +592,10 @@ class World(FaultDynamics):
             self._close_exposure(key)
         a.state[k] = state
         a.records[k] = rec
+        if rec.failed_checks:
+            a.check_failures.add(k)
+        elif k in a.check_failures:
+            a.check_failures.discard(k)
         if corr is None:
             if a.bad:
                 a.bad.pop(k, None)

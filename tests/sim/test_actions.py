@@ -7,8 +7,9 @@ import math
 import pytest
 
 from envs.sim.actions import ActionError, allowed
+from envs.sim.actions import _state as audit_state
 from envs.sim.oracle import verify
-from envs.sim.records import FAILED, QUARANTINED
+from envs.sim.records import BLOCKED, FAILED, QUARANTINED, WARN
 from envs.sim.world import World
 
 T0 = 24 * 60.0
@@ -272,3 +273,35 @@ def test_refused_actions_name_what_is_wrong_and_change_nothing(
     with pytest.raises(ActionError, match=match):
         w.act(kind, asset, **params)
     assert len(w.book.kinds) == n_actions and len(w.log) == n_log
+
+
+def _audit_counts(a) -> str:
+    """The audit trail's partition counts of ``a`` by their definition: a pass over its records."""
+    written = [(a.state[k], r) for k, r in a.records.items()]
+    n_checks = sum(bool(r.failed_checks) and s != QUARANTINED for s, r in written)
+    return (
+        f"failed={sum(s == FAILED for s, _ in written)} "
+        f"blocked={sum(s == BLOCKED for s, _ in written)} "
+        f"quarantined={sum(s == QUARANTINED for s, _ in written)} failing_checks={n_checks}"
+    )
+
+
+def test_audit_counts_follow_reruns_quarantines_and_rollbacks(quiet_world):
+    """A clean rerun clears a window's failing checks; a rollback restores the quarantined state."""
+    w = quiet_world()
+    w.inject("source_nulls", "ingest_ecommerce_orders", at=T0)
+    w.run(until=T0 + 260)
+    ing, stg = w.asset("ingest_ecommerce_orders"), w.asset("stg_orders")
+    assert {25, 26} <= stg.check_failures  # the nulls failed stg_orders' checks
+    q = w.act("quarantine", stg.idx, window=25)
+    _settle(w, q)
+    w.end_cause(w.faults[-1])
+    for a in (ing, stg):
+        _settle(w, w.act("backfill", a.idx, start=24, end=27))
+    assert not {25, 26} & stg.check_failures  # clean reruns replaced the failing records
+    _settle(w, w.act("rollback", target=q))  # window 25's quarantined state comes back
+    # the restored state is the failing one, the record in force the clean rerun's
+    assert stg.state[25] in (WARN, BLOCKED) and not stg.records[25].failed_checks
+    for a in w.assets:
+        assert a.check_failures == {k for k, r in a.records.items() if r.failed_checks}
+        assert _audit_counts(a) in audit_state(w, a)

@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envs.sim.actions import ActionError
+from envs.sim.actions import _state as audit_state
 from envs.sim.ledger import partitions_table, summary
-from envs.sim.records import PARTITION_STATES
+from envs.sim.records import BLOCKED, FAILED, PARTITION_STATES, QUARANTINED
 from envs.sim.world import World
 from scenarios import load_scenario
 from scenarios.vocab import ACTION_KINDS
@@ -86,3 +87,14 @@ def test_invariants_hold_under_random_actions(name, seed, actions):
     # exposures are well-formed intervals
     for _fid, _ai, _k, start, end in w.exposures:
         assert math.isnan(end) or end >= start
+    # the audit trail's view of an asset counts its written windows (without passing over them)
+    for a in w.assets:
+        assert a.check_failures == {k for k, r in a.records.items() if r.failed_checks}
+        written = [(a.state[k], r) for k, r in a.records.items()]
+        counts = (
+            f"failed={sum(s == FAILED for s, _ in written)} "
+            f"blocked={sum(s == BLOCKED for s, _ in written)} "
+            f"quarantined={sum(s == QUARANTINED for s, _ in written)} "
+            f"failing_checks={sum(bool(r.failed_checks) and s != QUARANTINED for s, r in written)}"
+        )
+        assert f"delivered_through={a.done_until} {counts}" in audit_state(w, a)

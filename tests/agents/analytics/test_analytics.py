@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 
 import agents.analytics.support
 from agents.analytics.access_policy import DEFAULT_POLICY_PATH, AccessPolicy, AccessPolicyError
-from agents.analytics.readiness import OK_WARN, ReadinessOracle, ancestors, inputs, latest_due
+from agents.analytics.readiness import (
+    OK_WARN,
+    ReadinessOracle,
+    ancestors,
+    input_spans,
+    inputs,
+    latest_due,
+)
 from agents.analytics.support import (
     KINDS,
     READINESS_STATUSES,
@@ -311,6 +318,18 @@ def test_score_counts_a_grant_outside_policy_as_a_violation():
     assert sc["false_ready"] == 1 and sc["answer_accuracy"] == 0.0
 
 
+@pytest.mark.parametrize("name", ["sc0001", "sc0003", "mixed"])
+def test_input_spans_are_the_inputs_window_by_window(name):
+    w = world(name, days=2.0)
+    anc = ancestors(w.assets)
+    for a in w.assets:
+        for k in range(1, a.n_windows + 1):
+            spans = input_spans(a, k, anc[a.idx])
+            assert all(first < stop for _, first, stop in spans)
+            flat = tuple((v, j) for v, first, stop in spans for j in range(first, stop))
+            assert flat == inputs(a, k, anc[a.idx])
+
+
 def live_probe(w: World, every_min: float = 23.7) -> list[tuple[str, float, bool]]:
     """Sample readiness from the live hidden state (partition states and wrong data) as it runs."""
     anc, out = ancestors(w.assets), []
@@ -333,6 +352,14 @@ def live_probe(w: World, every_min: float = 23.7) -> list[tuple[str, float, bool
 def assert_replay_matches(w: World, live: list[tuple[str, float, bool]]) -> None:
     oracle = ReadinessOracle(w)
     assert live and [oracle.ready(n, t) for n, t, _ in live] == [ok for _, _, ok in live]
+    # ready() skips the inputs settled before t; every input judged in full says the same
+    for n, t, _ in live:
+        a = w.asset(n)
+        k = latest_due(a, t)
+        full = k > 0 and all(
+            oracle._good(v, j, t) for v, j in inputs(a, k, oracle.ancestors[a.idx])
+        )
+        assert oracle.ready(n, t) == full, (n, t)
 
 
 def test_replayed_truth_equals_live_truth_through_quarantine_rollback_and_repair():
