@@ -23,10 +23,12 @@ failed runs         a retry storm (≥ 6 failures of one job in 30 min), a proxy
 schema tests        a failing schema test: a column changed type (escalate), or was renamed
                     (map it back); a test that names neither is taken for the likelier retype
                     and escalated (a mapping would null a retyped column's values)
-bad data            duplicates (replayed load or bad join), nulls (upstream rename, tried first
-                    above 15% nulls, or source nulls), a shifted value mean (unit change or
-                    stale reference), a volume change (holiday, data skew, upstream filter
-                    change or partial extract)
+bad data            duplicates (a whole batch loaded twice, or a loader naming the replay:
+                    dedupe; fewer repeated keys at a load: a partial replay or a grain change,
+                    so a backfill, which deletes nothing valid; at a join: a bad join), nulls
+                    (upstream rename, tried first above 15% nulls, or source nulls), a shifted
+                    value mean (unit change or stale reference), a volume change (holiday,
+                    data skew, upstream filter change or partial extract)
 slowness and rest   warehouse-wide contention (noisy neighbour or undersized warehouse), a slow
                     query (plan regression or data skew), an additive schema change, late data
                     without failures (watch), else unknown (escalate)
@@ -280,6 +282,21 @@ class TriageRules:
                 return Proposal(
                     "quality_anomaly", "duplicates/replayed_load", a, "dedupe", 0.8, tuple(facts)
                 )
+            if w.assets[a].layer == "Ingestion":
+                text = " ".join(al.detail.lower() for al in inc.alerts)
+                if "already loaded" in text or "offsets" in text:
+                    facts.append("the loader names a replayed batch")
+                    return Proposal(
+                        "quality_anomaly", "duplicates/replayed_load", a, "dedupe", 0.8,
+                        tuple(facts),
+                    )  # fmt: skip
+                # a partial replay or a grain change (envs.sim.causal): a backfill replaces the
+                # window, which clears a replay and deletes nothing if the keys repeat validly
+                facts.append("repeated keys at a load, below a whole batch: replay or grain change")
+                return Proposal(
+                    "quality_anomaly", "duplicates/partial_replay", a, "backfill", 0.5,
+                    tuple(facts),
+                )  # fmt: skip
             tgt = self._join_root(a)
             return Proposal(
                 "quality_anomaly", "duplicates/bad_join", tgt, "rerun", 0.65, tuple(facts)

@@ -26,6 +26,12 @@ reward unchanged):
   into it first, and escalate a schema test that names neither a rename nor a retype instead of
   mapping it (``agents.triage_rules``). Both measured on held-out seeds: +0.30 per episode on
   SC-0001 (90 episodes), +0.72 on a schema-drift-only SC-0002 (60 episodes).
+- O6: duplicates at a load below a whole batch (a partial replay or a grain change: W2) are
+  backfilled, and a loader's message naming the replay is deduplicated; a replay's ladder and the
+  ``dedupe`` route's ladder take a backfill, not a rerun, as their second rung
+  (``agents.triage_rules``, ``agents.playbooks``). Chosen on 60 training episodes of SC-0002 v4
+  (the rules' return with the ambiguous duplicates backfilled -15.75, escalated -16.21,
+  deduplicated -16.40, escalated in business hours and deduplicated otherwise -16.19).
 
 ## Revisions of the world every env runs in
 
@@ -34,6 +40,11 @@ reward unchanged):
   ended was written after the fault had resolved, leaving a resolved fault with damage that
   nothing attributed to an open fault would repair; now the fault resolves once that window is
   repaired.
+- W2: duplicates are ambiguous at a load (``envs.sim.causal``): a new root cause
+  ``grain_change`` (the producer's rows are valid but repeat keys; only the owner can fix it, a
+  ``dedupe`` deletes valid rows: collateral), 40% of replays reload part of a batch (10-45%
+  duplicates, as a grain change), and a rerun clears a replay 30% of the time (loads append),
+  not 80%. Seeded rollouts with replayed loads change (their variant is one more draw).
 """
 
 from __future__ import annotations

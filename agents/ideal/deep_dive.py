@@ -50,6 +50,9 @@ SKEW_VOLUME_X: Final[float] = 1.3
 """Slow runs writing this many times the median rows: the data is skewed, not the plan."""
 WIDE_SLOW_SHARE: Final[float] = 0.3
 """A share of slow warehouse runs this large: every run is slow (undersized warehouse)."""
+PERSISTENT_CHECKS: Final[int] = 3
+"""Runs of a load failing their checks this often since the issue began: the keys repeat in every
+partition (a grain change), not in the one a replay loaded twice."""
 QUICK_RECOVERY_MIN: Final[float] = 30.0
 """A failed window back within this long came back by a retry: a transient failure."""
 DIVE_METRIC_NAMES: Final[tuple[str, ...]] = (
@@ -62,6 +65,7 @@ REMEDIES: Final[dict[str, tuple[str, str]]] = {
     "expired_credentials": ("escalate", "owner: rotate the credentials; alert on token age"),
     "replayed_load": ("preventive", "make the load idempotent on its batch id"),
     "bad_join": ("check", "add a blocking unique test on the join keys"),
+    "grain_change": ("escalate", "owner: agree the new grain with the producer; update the model"),
     "source_nulls": ("check", "make the not-null check blocking"),
     "upstream_rename": ("escalate", "owner: a schema contract with the producer"),
     "partial_extract": ("check", "add a blocking completeness check (row counts)"),
@@ -168,7 +172,11 @@ def _root_cause(
         "upstream_outage": "source_outage",
         "transient_failure": "transient_network",
         "credentials_expired": "expired_credentials",
-        "duplicates": "replayed_load" if layer == "Ingestion" else "bad_join",
+        "duplicates": "bad_join"
+        if layer != "Ingestion"
+        else "grain_change"
+        if own.failed_checks >= PERSISTENT_CHECKS
+        else "replayed_load",
         "nulls": "upstream_rename" if own.schema_changes else "source_nulls",
         "volume_drop": "upstream_filter_change"
         if layer == "Source" or upstream_low

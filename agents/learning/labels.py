@@ -38,6 +38,7 @@ CAUSES: Final[tuple[str, ...]] = tuple(sorted(_KEY_OF_CAUSE))
 _ALIASES: Final[dict[str, str]] = {
     "upstream_outage/source_down": "source_outage",
     "credentials_expired/unconfirmed": "expired_credentials",
+    "duplicates/partial_replay": "replayed_load",
 }
 
 

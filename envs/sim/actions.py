@@ -21,7 +21,9 @@ backfill               re-executes windows ``start``..``end`` (default: damaged 
 quarantine             withholds a window (default: all damaged, else the latest) from
                        consumers; consumers proceed without it. Undo restores it.
 dedupe                 removes duplicates from the asset's damaged windows (10 min; needs a
-                       written partition with more than ``DEDUPE_MIN_RATE`` duplicated rows)
+                       written partition with more than ``DEDUPE_MIN_RATE`` duplicated rows);
+                       on an asset whose keys repeat by a ``grain_change`` it deletes valid
+                       rows (collateral on each of its windows until they are rewritten)
 apply_schema_mapping   maps renamed/retyped columns (10 min); on an asset without such a fault
                        it breaks a column (collateral). Undo removes the mapping.
 block_downstream       consumers stop reading the asset (contains bad data, delays
@@ -544,7 +546,13 @@ def _quarantine(ctx: _Ctx, a: Asset, p: dict[str, Any]) -> Generator[simpy.Event
 def _dedupe(ctx: _Ctx, a: Asset, p: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
     world = ctx.world
     yield world.env.timeout(10.0)
-    fixed = ctx.try_fix(_rooted(world, a))
+    rooted = _rooted(world, a)
+    grain = [f for f in rooted if f.cause == "grain_change" and f.active]
+    if grain:  # the repeated keys are valid rows: deleting them is data loss
+        ctx.collateral = True
+        for k in sorted({k for f in grain for ai, k in f.damage if ai == a.idx}):
+            world.add_collateral(ctx.aid, a, k, "deleted_valid_rows")
+    fixed = ctx.try_fix(rooted)
     yield from ctx.repair(fixed)
 
 

@@ -49,10 +49,22 @@ What stays visible and combinable: time of day, the failing runs' error classes 
 whether the Source is late, failures shared by one source's ingestions, the retry history of the
 asset, recurrence in the knowledge base. The variant itself is never observed.
 
-Symptom "duplicates" (``quality_anomaly``): ``replayed_load`` at an Ingestion asset writes one
-partition twice (duplicate rate ~0.5, volume x2; best fix ``dedupe``); ``bad_join`` at a
-Transformation asset fans rows out (duplicate rate 3–25%, volume up by the same, persists until
-the model is rerun; ``dedupe`` rarely clears fan-out duplicates; best fix ``rerun``).
+Symptom "duplicates" (``quality_anomaly``): ``replayed_load`` at an Ingestion asset loads one
+partition's batch again (best fix ``dedupe``). 60% ``full``: the whole batch (duplicate rate
+45–50%, volume x1.8–2); 40% ``partial``: some of the batch's files (duplicate rate 10–45%, volume
+up by the same). Loads append, so a ``rerun`` appends the batch once more unless the loader's
+offsets were restored first (it clears the replay 30% of the time); a ``backfill`` replaces the
+window (80%). ``grain_change`` at an Ingestion asset is not a fault of the data but of its
+contract: the producer now sends one row per shipment instead of per order, so the unique test
+fails on rows that are all valid (duplicate rate 10–45%, volume up by the same, every partition
+from then on; producers deploy in business hours, 2x likelier from 9 to 18 h). Only the owner can
+change the model's grain (best fix ``escalate``); a ``dedupe`` deletes valid rows — collateral on
+every window it touched until a human's fix reloads them — and a rerun or backfill reloads the
+same rows. So below 45% duplicates at an ingestion a partial replay and a grain change look
+alike: the hour, whether the next partition repeats keys again and the asset's history tell,
+none for sure. ``bad_join`` at a Transformation asset fans rows out (duplicate rate 3–25%, volume
+up by the same, persists until the model is rerun; ``dedupe`` rarely clears fan-out duplicates;
+best fix ``rerun``).
 
 Symptom "nulls": ``source_nulls`` (null rate +10–60% on a key column while the source is bad,
 median 6 h; the vendor's nightly export is 3x likelier to go bad at night; best fix ``backfill``
@@ -100,8 +112,10 @@ rotate_credentials  expired_credentials rooted at   0.90   5.0            the 40
                                                                           expiry recurs elsewhere
 uniqueness_guard    replayed_load rooted at the     0.90   6.0            duplicates are a
                     Ingestion it is put on (the                           bad_join's fan-out in a
-                    guard checks batch ids at the                         model, or replays land
-                    load, before the models read)                         on another ingestion
+                    guard checks batch ids at the                         model or a grain_change
+                    load, before the models read)                         (new batch ids), or
+                                                                          replays land on another
+                                                                          ingestion
 schema_contract     upstream_rename, column_renamed 0.75   12.0           nulls are source_nulls,
                     and type_changed rooted at the                        a shift is unit_change,
                     Ingestion it is put on, or at                         or renames hit another
@@ -253,12 +267,19 @@ CAUSES: Final[dict[RootCause, Cause]] = {
     "replayed_load": Cause(
         "duplicates", "quality_anomaly", ("Ingestion",), "corrupt", 0.0, 1,
         {}, ("batch id already loaded; offsets reset",), 0.3, FLAT,
-        {"dedupe": 0.95, "rerun": 0.8, "backfill": 0.8, "escalate": 0.95}, "dedupe",
+        {"dedupe": 0.95, "rerun": 0.3, "backfill": 0.8, "escalate": 0.95}, "dedupe",
+        (Variant("full", 0.6, {}, ("batch id already loaded; offsets reset",), 0.3),
+         Variant("partial", 0.4, {}, ("batch id already loaded; offsets reset",), 0.3)),
     ),
     "bad_join": Cause(
         "duplicates", "quality_anomaly", ("Transformation",), "corrupt", 0.0, 0,
         {}, ("join key not unique in reference input",), 0.3, FLAT,
         {"rerun": 0.9, "dedupe": 0.25, "escalate": 0.95}, "rerun",
+    ),
+    "grain_change": Cause(
+        "duplicates", "quality_anomaly", ("Ingestion",), "corrupt", 0.0, 0,
+        {}, ("unique test on {col} failed: keys repeat",), 0.3, PEAK,
+        {"escalate": 0.95}, "escalate",
     ),
     "source_nulls": Cause(
         "nulls", "quality_anomaly", ("Ingestion",), "corrupt", 360.0, 0,

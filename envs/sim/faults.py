@@ -338,7 +338,10 @@ def fault_params(
     variant = _pick_variant(cause, root, rng, variant_name)
     p: dict[str, Any] = {"col": col}
     if cause == "replayed_load":
-        m = 0.45 + 0.05 * u
+        m = 0.1 + 0.35 * u if variant is not None and variant.name == "partial" else 0.45 + 0.05 * u
+        p.update(dup_add=m, vol_factor=1.0 / (1.0 - m))
+    elif cause == "grain_change":
+        m = 0.1 + 0.35 * u
         p.update(dup_add=m, vol_factor=1.0 / (1.0 - m))
     elif cause == "bad_join":
         m = min(0.9, (0.03 + 0.22 * u) * mag)

@@ -107,8 +107,9 @@ MEASURES: Final[dict[str, Measure]] = {
     "uniqueness_guard": Measure(
         "uniqueness_guard", frozenset({"replayed_load"}), 0.9, 6.0, _INGESTION,
         MappingProxyType({}),
-        wrong_when="the duplicates come from a bad_join in a model (fan-out, not a replay) or the "
-                   "replays land on another ingestion",
+        wrong_when="the duplicates come from a bad_join in a model (fan-out, not a replay), the "
+                   "keys repeat by a grain_change (distinct batch ids), or the replays land on "
+                   "another ingestion",
     ),
     # Contract tests in the producer's CI and a renegotiation now and then: ~5 engineer-minutes a
     # day (10.0) and 1 slot-hour of validation (2.0). Hotfixes that bypass the producer's CI (25%)

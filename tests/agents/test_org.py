@@ -48,7 +48,11 @@ def test_same_seed_same_organization_records():
         ("expired_credentials", "direct", "late_arrival", "escalate", 0),
         # behind the proxy the rules cannot tell a credential from a blip: one retry, then a human
         ("expired_credentials", "proxy", "late_arrival", "retry", 0),
-        ("replayed_load", None, "quality_anomaly", "dedupe", 0),
+        ("replayed_load", "full", "quality_anomaly", "dedupe", 0),
+        # fewer repeated keys at a load: a partial replay or a grain change, so a backfill, which
+        # clears a replay and deletes nothing valid (a grain change then goes to its owner)
+        ("replayed_load", "partial", "quality_anomaly", "backfill", 0),
+        ("grain_change", None, "quality_anomaly", "backfill", 0),
         # the schema test's message names the rename (world seed 5): mapped back
         ("column_renamed", None, "validation_failure", "apply_schema_mapping", 5),
         # it names nothing (seed 0): a retype is likelier, so a person decides

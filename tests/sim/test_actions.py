@@ -98,6 +98,40 @@ def test_dedupe_fixes_a_replayed_load(quiet_world):
     assert all(rec.duplicate_rate < 0.02 for k, rec in a.records.items() if k * a.every >= T0)
 
 
+def test_dedupe_of_a_grain_change_deletes_valid_rows_until_a_human_fixes_it(quiet_world):
+    # the keys repeat because the producer changed the grain: every row is valid, so a dedupe is
+    # data loss (collateral on each window it touched) and fixes nothing; the owner's fix does
+    w = quiet_world()
+    a = _asset(w, "Ingestion")
+    f = w.inject("grain_change", a.idx, T0)
+    w.run(until=T0 + 130)
+    windows = {k for ai, k in f.damage if ai == a.idx}
+    assert len(windows) >= 2 and f.active  # every partition since the change, not one
+    assert all(a.records[k].duplicate_rate >= 0.1 for k in windows)
+    aid = w.act("dedupe", a.idx)
+    _settle(w, aid)
+    assert w.actions[-1].outcome == "collateral" and f.active and not f.resolved
+    deleted = {c[2] for c in w.collateral if c[0] == aid and c[3] == "deleted_valid_rows"}
+    assert windows <= deleted  # (and any window written during its ten minutes)
+    v = verify(w, f.fid)
+    assert not v.clean and any("deleted_valid_rows" in d for d in v.open_collateral)
+    for _ in range(3):  # a human's fix succeeds with the scenario's fix_success_prob
+        _settle(w, w.act("escalate", a.idx))
+        if f.resolved:
+            break
+    assert f.resolved and f.resolved_by == "human"
+    assert all(c[5] == c[5] for c in w.collateral if c[0] == aid)  # the reload cleared them
+
+
+@pytest.mark.parametrize(("variant", "lo", "hi"), [("full", 0.45, 0.5), ("partial", 0.1, 0.45)])
+def test_a_replay_duplicates_a_whole_batch_or_part_of_one(quiet_world, variant, lo, hi):
+    w = quiet_world()
+    a = _asset(w, "Ingestion")
+    f = w.inject("replayed_load", a.idx, T0, variant=variant)
+    assert f.params["variant"] == variant and lo <= f.params["dup_add"] <= hi
+    assert f.params["vol_factor"] == pytest.approx(1.0 / (1.0 - f.params["dup_add"]))
+
+
 def test_dedupe_needs_duplicates_so_it_cannot_stand_in_for_a_wait(quiet_world):
     # a failed ingestion holds nothing to deduplicate: dedupe is refused (and masked for a
     # learned route), not a ten-minute pause followed by a rerun

@@ -230,23 +230,23 @@ def test_a_fault_that_can_never_be_injected_is_refused(tmp_path, base, replace, 
 def test_a_cause_weighted_zero_is_not_required(tmp_path):
     from envs.sim.faults import check_scenario
 
-    refused = {
-        "rate_per_day: 0.5\n    root_causes: {replayed_load: 0.6, bad_join: 0.4}\n": (
-            "rate_per_day: 0.5\n    root_causes: {replayed_load: 0.6, bad_join: 0.4}\n"
-            "    assets: [ingest_pos_transactions]\n"
-        )
-    }
+    line = (
+        "rate_per_day: 0.5\n"
+        "    root_causes: {replayed_load: 0.4, bad_join: 0.2, grain_change: 0.4}\n"
+    )
+    refused = {line: line + "    assets: [ingest_pos_transactions]\n"}
     sc, _ = _scenario_with(tmp_path, "sc0002", refused)
     with pytest.raises(ValueError, match=r"root cause bad_join can never be injected.*bad_join: 0"):
         check_scenario(sc)
-    accepted = {k: v.replace("bad_join: 0.4", "bad_join: 0") for k, v in refused.items()}
+    accepted = {k: v.replace("bad_join: 0.2", "bad_join: 0") for k, v in refused.items()}
     sc, _ = _scenario_with(tmp_path, "sc0002", accepted)
     check_scenario(sc)
     dups = [
         f for seed in range(6) for f in World(sc, seed).faults if f.model.subtype == "duplicates"
     ]
     assert dups and {(f.cause, f.root.name) for f in dups} == {
-        ("replayed_load", "ingest_pos_transactions")
+        ("replayed_load", "ingest_pos_transactions"),
+        ("grain_change", "ingest_pos_transactions"),
     }
 
 

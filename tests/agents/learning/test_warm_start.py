@@ -15,7 +15,7 @@ from experiments.run_org import run
 from scenarios import load_scenario
 from tests.agents.learning.test_learning_run import _dump
 
-SC = "sc0002"  # two weeks on its first train seed learn thresholds, a classifier and measures
+SC = "sc0002"  # three weeks on its first train seed learn thresholds, a classifier and measures
 EVAL = 1_000_000  # its first eval seed
 
 
@@ -35,11 +35,11 @@ def test_an_eval_run_pretrains_on_its_train_split_seed_only():
 def test_the_eval_run_starts_with_what_the_train_run_learned_read_from_the_kb():
     sc = load_scenario(SC)
     with KnowledgeBase() as kb:
-        lr = run_weeks(sc, EVAL, "rules", weeks=1, mode="on", knowledge=kb, pretrain_weeks=2)
+        lr = run_weeks(sc, EVAL, "rules", weeks=1, mode="on", knowledge=kb, pretrain_weeks=3)
         carried = lr.warm_start
         assert carried is not None and carried["train_seed"] == sc.spec.seeds.train.seeds()[0]
         src, dst = _store(kb, carried["train_seed"]), _store(kb, EVAL)
-        assert src.last_day() == 14 and dst.last_day() == 7  # two train weeks, one eval week
+        assert src.last_day() == 21 and dst.last_day() == 7  # three train weeks, one eval week
         # only a train seed and the eval seed hold rows: nothing learned on another eval seed
         seeds = {r[0] for r in kb.connection.execute("SELECT DISTINCT seed FROM incident_labels")}
         assert seeds == {carried["train_seed"], EVAL}
@@ -79,7 +79,7 @@ def test_the_eval_run_starts_with_what_the_train_run_learned_read_from_the_kb():
             (r.measure, r.asset, 0.0) for r in active.itertuples()
         ]
     with KnowledgeBase() as kb:  # the train seed's own run: the same measures, same parameters
-        train_run = run_weeks(sc, carried["train_seed"], "rules", weeks=2, mode="on", knowledge=kb)
+        train_run = run_weeks(sc, carried["train_seed"], "rules", weeks=3, mode="on", knowledge=kb)
     kept = [m for m in train_run.world.measures if m.active]
     assert [dict(m.params) for m in applied] == [dict(m.params) for m in kept]
 
@@ -120,7 +120,7 @@ def test_run_org_warm_starts_and_names_the_train_seed(tmp_path):
     with pytest.raises(UsageError, match="pretrain_weeks: needs weeks=<int>, learning=on"):
         run(SC, "rules", 1, "train", tmp_path / "bad", weeks=1, learning="on", pretrain_weeks=1)
     assert not (tmp_path / "bad").exists()
-    run(SC, "rules", 1, "eval", tmp_path, weeks=1, learning="on", pretrain_weeks=1)
+    run(SC, "rules", 1, "eval", tmp_path, weeks=1, learning="on", pretrain_weeks=2)
     (r,) = json.loads((tmp_path / "learning.json").read_text())["runs"]
     assert r["seed"] == EVAL and r["warm_start"]["train_seed"] == 0
     assert r["warm_start"]["labels"] > 0 and r["classifier_versions"] > r["warm_start"][
