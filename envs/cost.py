@@ -107,6 +107,10 @@ class CostEnv(PeriodicEnv[CostOptimizer]):
     - v0, revised by the organization's revision O5 (``envs.base``: the rules wait out a likely
       outage and escalate a schema test without detail). Spaces and reward are unchanged; seeded
       rollouts with such incidents are not.
+    - v0, revised by the world's revision W2 and the organization's revision O6 (``envs.base``:
+      ambiguous duplicates at a load, SC-0002 v4). Spaces and reward are unchanged; seeded
+      rollouts with duplicates are not (of the golden rollouts: QualityDegradation-v0, Mixed-v0
+      and Pipeline-v0 under cost).
     """
 
     role = "cost"

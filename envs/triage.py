@@ -201,6 +201,10 @@ class TriageEnv(DataOpsEnv):
     - v0, pre-release revision: SC-0001 v4 (outages 0.7/day, credentials 0.55/day, transients
       0.7/day: the ambiguous causes weigh more). Spaces and reward are unchanged; seeded rollouts
       on SC-0001 are not.
+    - v0, revised by the world's revision W2 and the organization's revision O6 (``envs.base``:
+      ambiguous duplicates at a load, SC-0002 v4). Spaces and reward are unchanged; seeded
+      rollouts with duplicates are not (of the golden rollouts: QualityDegradation-v0, Mixed-v0
+      and Pipeline-v0 under triage).
     """
 
     role = "triage"
