@@ -17,6 +17,11 @@ spec                   kind        what acts
                                    rules): no role's decisions, its scorecard per episode
 =====================  ==========  ==============================================================
 
+A result records a policy file's spec with its path relative to the working directory when the
+file lies under it (``sb3:outputs/run/model.zip``, however it was named), so that result files
+evaluated from the repository root can be committed without a machine's paths in them; the file
+itself is identified by its sha256 (``AgentRef.sha256``), not by where it was.
+
 ``resolve_agent`` checks everything it can before any episode runs and raises ``UsageError``
 (one line naming ``agent`` and what fits) for a spec of an unknown form, a missing or broken
 file, or a policy for another role or other spaces.
@@ -69,6 +74,25 @@ class Agent:
 
 def _bad(spec: str, why: str) -> UsageError:
     return UsageError(f"agent={spec!r}: {why}")
+
+
+def portable_spec(spec: str) -> str:
+    """``spec`` with a policy file's path made relative to the working directory, if under it.
+
+    >>> import os
+    >>> portable_spec(f"sb3:{os.getcwd()}/outputs/run/model.zip")
+    'sb3:outputs/run/model.zip'
+    >>> portable_spec("baseline:rules")
+    'baseline:rules'
+    """
+    form, _, arg = spec.partition(":")
+    if form not in ("sb3", "onnx") or not arg:
+        return spec
+    path = Path(arg).absolute()
+    try:
+        return f"{form}:{path.relative_to(Path.cwd().absolute()).as_posix()}"
+    except ValueError:
+        return spec
 
 
 def resolve_agent(spec: str, role: str, env: DataOpsEnv, name: str | None = None) -> Agent:
@@ -142,7 +166,7 @@ def _onnx(spec: str, arg: str, role: str, env: DataOpsEnv, name: str | None) -> 
         return choose
 
     ref = AgentRef(
-        spec=spec, name=check_name("name", name or Path(arg).resolve().name),
+        spec=portable_spec(spec), name=check_name("name", name or Path(arg).resolve().name),
         sha256=card.onnx_sha256, details=details,
     )  # fmt: skip
     return Agent(
@@ -205,7 +229,7 @@ def _sb3(spec: str, arg: str, role: str, env: DataOpsEnv, name: str | None) -> A
 
     default = path.parent.name if path.stem == "model" else path.stem
     ref = AgentRef(
-        spec=spec, name=check_name("name", name or default),
+        spec=portable_spec(spec), name=check_name("name", name or default),
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         details={"algo": algo, "vecnormalize": vec is not None,
                  "trained_on": info.get("scenario"), "mlflow_run_id": info.get("mlflow_run_id")},

@@ -76,6 +76,7 @@ from rich.console import Console
 from rich.table import Table
 
 from envs.sim.faults import check_scenario
+from experiments.agent_specs import portable_spec
 from experiments.errors import UsageError, as_float, as_int, fail, run_entry, user_errors
 from experiments.evaluate import evaluate
 from experiments.protocol import check_protocol_args, eval_seeds, load_protocol
@@ -154,7 +155,7 @@ class View:
     def _matches(self, r: Result, spec: str, sc: Any, model: Path | None) -> bool:
         n = self.cfg["eval_episodes"]
         return (
-            r.agent.spec == spec
+            r.agent.spec == portable_spec(spec)
             and r.split == "dev"
             and [e.seed for e in r.episodes] == eval_seeds(sc, "dev", n)
             and r.env.days == self.cfg["days"]
@@ -175,9 +176,10 @@ class View:
         if diagnosis is None:
             diagnosis = {k: v for k, v in diagnose_result(r).items() if k != "returns"}
         returns = [float(e.return_) for e in r.episodes if e.return_ is not None]
-        entry = {"spec": spec, "entry": entry_name, "file": _shown(path), "sha256": sha,
-                 "training_seed": r.training_seed, "mean_return": float(np.mean(returns)),
-                 "returns": returns, "diagnosis": diagnosis}  # fmt: skip
+        entry = {"spec": portable_spec(spec), "entry": entry_name, "file": _shown(path),
+                 "sha256": sha, "training_seed": r.training_seed,
+                 "mean_return": float(np.mean(returns)), "returns": returns,
+                 "diagnosis": diagnosis}  # fmt: skip
         sc = self.view["scenarios"].setdefault(sc_name, {"policies": {}})
         sc["policies"][key] = entry
         self._summarize(sc)

@@ -128,6 +128,20 @@ def test_sb3_and_its_onnx_export_act_the_same(tmp_path, triage_model):
     assert b.agent.sha256 is not None and b.agent.details["algo"] == "maskable_ppo"
 
 
+def test_a_policy_under_the_working_directory_is_recorded_by_a_relative_path(
+    tmp_path, triage_model, monkeypatch
+):
+    # result files are committed: a model evaluated from the repository root must not leave the
+    # machine's absolute paths in them (the file is identified by its sha256)
+    zip_path, onnx_dir = triage_model
+    monkeypatch.chdir(zip_path.parent.parent)
+    for spec, want in ((f"sb3:{zip_path}", f"sb3:{zip_path.parent.name}/mppo.zip"),
+                       (f"onnx:{onnx_dir}", f"onnx:{zip_path.parent.name}/onnx")):  # fmt: skip
+        path, r = evaluate(spec, "triage", "sc0001", results=tmp_path / "res", seed=0, **QUICK)
+        assert r.agent.spec == want
+        assert str(zip_path.parent.parent) not in path.read_text()
+
+
 def test_results_record_inference_time_and_the_cards_training_time(tmp_path, triage_model):
     zip_path, _ = triage_model
     env = make_env("sc0001", "triage")
