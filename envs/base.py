@@ -29,9 +29,11 @@ reward unchanged):
 - O6: duplicates at a load below a whole batch (a partial replay or a grain change: W2) are
   backfilled, and a loader's message naming the replay is deduplicated; a replay's ladder and the
   ``dedupe`` route's ladder take a backfill, not a rerun, as their second rung
-  (``agents.triage_rules``, ``agents.playbooks``). Chosen on 60 training episodes of SC-0002 v4
-  (the rules' return with the ambiguous duplicates backfilled -15.75, escalated -16.21,
-  deduplicated -16.40, escalated in business hours and deduplicated otherwise -16.19).
+  (``agents.triage_rules``, ``agents.playbooks``). Chosen on 60 training episodes of SC-0002
+  with W2 (duplicates weighted replay 0.4 / bad join 0.3 / grain change 0.3, before v4 settled
+  on 0.4 / 0.2 / 0.4): the rules' return with the ambiguous duplicates backfilled -15.75,
+  escalated -16.21, deduplicated -16.40, escalated in business hours and deduplicated
+  otherwise -16.19.
 
 ## Revisions of the world every env runs in
 
