@@ -60,6 +60,9 @@ reaches, so the rules backfill."""
 HOLIDAY_AS_EXPECTED = 0.75
 """On a business holiday, a partition from this share of its (calendar-aware) expected volume
 up to 1.3 times it is the holiday's own drop (more is a volume surge, not the holiday)."""
+REPLAY_WORDS = ("already loaded", "offsets")
+"""Words of a loader's message that name a replayed batch (the triage feature ``hint_replay``
+reads the same words)."""
 QUALITY_SIGNALS = frozenset(
     {"null_rate", "duplicate_rate", "value_mean", "volume", "check_failure"}
 )
@@ -278,18 +281,15 @@ class TriageRules:
         if "duplicate_rate" in kinds or "unique" in kinds:
             dup = r.duplicate_rate if r is not None else 0.0
             facts.append(f"duplicate rate {dup:.2f}, volume x{ratio:.2f} of expected")
-            if dup >= 0.35 and ratio >= 1.6:
+            at_load = w.assets[a].layer == "Ingestion"
+            whole = dup >= 0.35 and ratio >= 1.6
+            if whole or (at_load and _names_replay(inc)):
+                if not whole:
+                    facts.append("the loader names a replayed batch")
                 return Proposal(
                     "quality_anomaly", "duplicates/replayed_load", a, "dedupe", 0.8, tuple(facts)
                 )
-            if w.assets[a].layer == "Ingestion":
-                text = " ".join(al.detail.lower() for al in inc.alerts)
-                if "already loaded" in text or "offsets" in text:
-                    facts.append("the loader names a replayed batch")
-                    return Proposal(
-                        "quality_anomaly", "duplicates/replayed_load", a, "dedupe", 0.8,
-                        tuple(facts),
-                    )  # fmt: skip
+            if at_load:
                 # a partial replay or a grain change (envs.sim.causal): a backfill replaces the
                 # window, which clears a replay and deletes nothing if the keys repeat validly
                 facts.append("repeated keys at a load, below a whole batch: replay or grain change")
@@ -429,6 +429,12 @@ class TriageRules:
             if len(asset.ups) >= 2 and best == a and u != a and a in asset.descendants:
                 best = u
         return best
+
+
+def _names_replay(inc: Incident) -> bool:
+    """Whether an alert of the incident carries a loader's message naming a replayed batch."""
+    text = " ".join(al.detail.lower() for al in inc.alerts)
+    return any(word in text for word in REPLAY_WORDS)
 
 
 def _contention(ev: list[str], external: bool, confidence: float) -> Proposal:

@@ -40,7 +40,7 @@ from envs.base import DataOpsEnv
 from envs.baselines import BASELINES, baseline
 from experiments.errors import UsageError
 from experiments.replay import Chooser
-from experiments.results import AgentRef, check_name
+from experiments.results import AgentRef, check_name, cwd_relative
 
 FORMS = ("baseline:<noop|random|rules|oracle>", "onnx:<dir>", "sb3:<zip>", "org:<name>")
 ORGS = ("manual", "static", "elementary", "rules")
@@ -86,13 +86,8 @@ def portable_spec(spec: str) -> str:
     'baseline:rules'
     """
     form, _, arg = spec.partition(":")
-    if form not in ("sb3", "onnx") or not arg:
-        return spec
-    path = Path(arg).absolute()
-    try:
-        return f"{form}:{path.relative_to(Path.cwd().absolute()).as_posix()}"
-    except ValueError:
-        return spec
+    rel = cwd_relative(arg) if form in ("sb3", "onnx") and arg else None
+    return spec if rel is None else f"{form}:{rel}"
 
 
 def resolve_agent(spec: str, role: str, env: DataOpsEnv, name: str | None = None) -> Agent:

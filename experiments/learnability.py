@@ -80,7 +80,7 @@ from experiments.agent_specs import portable_spec
 from experiments.errors import UsageError, as_float, as_int, fail, run_entry, user_errors
 from experiments.evaluate import evaluate
 from experiments.protocol import check_protocol_args, eval_seeds, load_protocol
-from experiments.results import Result, layout_path, read_result
+from experiments.results import Result, cwd_relative, layout_path, read_result
 from experiments.triage_diagnosis import diagnose_result
 from scenarios import load_scenario, scenario_sha256
 
@@ -101,11 +101,7 @@ def _shown(path: Path) -> str:
     Relative to the working directory (the repository root, where the lab's commands run) when it
     lies inside it, so that a committed view names no machine path; absolute otherwise.
     """
-    p = path.resolve()
-    try:
-        return str(p.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(p)
+    return cwd_relative(path) or str(path.resolve())
 
 
 def _sha256(path: Path) -> str:

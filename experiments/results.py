@@ -157,6 +157,18 @@ class Result(_Record):
         return f'{head[:-2]},\n "episodes": [\n  {rows}\n ]\n}}\n'
 
 
+def cwd_relative(path: str | Path) -> str | None:
+    """``path`` relative to the working directory (POSIX form), or None if it lies outside it.
+
+    Results and views are written from the repository root and committed: a file they name under
+    it is named relative to it, so that no machine's path ends up in a committed file.
+    """
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return None
+
+
 def check_name(key: str, name: str) -> str:
     """A name usable as a directory of the layout, or a ``UsageError`` naming ``key``."""
     if not _NAME.match(name):

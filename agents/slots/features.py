@@ -17,6 +17,7 @@ import numpy as np
 from agents.playbooks import ROUTES
 from agents.records import SIGNALS
 from agents.triage import QUALITY_SIGNALS, RouteRequest
+from agents.triage_rules import REPLAY_WORDS
 from scenarios.vocab import ISSUE_TYPES, LAYERS
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ HINTS = (
     ("hint_network", ("reset", "timed out")),
     ("hint_missing_column", ("not found",)),
     ("hint_type", ("expected", "got")),
-    ("hint_replay", ("already loaded", "offsets")),
+    ("hint_replay", REPLAY_WORDS),
     ("hint_join", ("join key",)),
 )
 SEVERITY_LEVELS = ("critical", "major", "minor")

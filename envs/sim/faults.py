@@ -337,11 +337,10 @@ def fault_params(
     col = int(rng.integers(root.n_keys))
     variant = _pick_variant(cause, root, rng, variant_name)
     p: dict[str, Any] = {"col": col}
-    if cause == "replayed_load":
-        m = 0.1 + 0.35 * u if variant is not None and variant.name == "partial" else 0.45 + 0.05 * u
-        p.update(dup_add=m, vol_factor=1.0 / (1.0 - m))
-    elif cause == "grain_change":
-        m = 0.1 + 0.35 * u
+    if cause in ("replayed_load", "grain_change"):
+        # a partial replay repeats as many keys as a grain change: the two look alike (causal)
+        whole = cause == "replayed_load" and (variant is None or variant.name != "partial")
+        m = 0.45 + 0.05 * u if whole else 0.1 + 0.35 * u
         p.update(dup_add=m, vol_factor=1.0 / (1.0 - m))
     elif cause == "bad_join":
         m = min(0.9, (0.03 + 0.22 * u) * mag)

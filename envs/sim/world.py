@@ -594,7 +594,7 @@ class World(FaultDynamics):
         a.records[k] = rec
         if rec.failed_checks:
             a.check_failures.add(k)
-        elif k in a.check_failures:
+        else:
             a.check_failures.discard(k)
         if corr is None:
             if a.bad:
