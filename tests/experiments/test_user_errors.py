@@ -142,6 +142,21 @@ CASES: dict[str, tuple[str, object, str]] = {
         lambda t: ["algo=sac"],
         "algo: unknown option 'sac'",
     ),
+    "entries with a role the protocol does not have": (
+        "entries",
+        lambda t: ["roles=[billing]", f"runs={t / 'runs'}"],
+        "roles: 'billing' is not a role of protocol v1",
+    ),
+    "entries with a discrete-only algorithm on a continuous role": (
+        "entries",
+        lambda t: ["roles=[sla]", "algos.sla=[dqn]", f"runs={t / 'runs'}"],
+        "algos.sla: dqn needs a discrete action space",
+    ),
+    "entries on the test set without a salt": (
+        "entries",
+        lambda t: ["protocol.salt=", f"runs={t / 'runs'}"],
+        "protocol.salt: the test split needs the hidden set's salt",
+    ),
     "bench with an unknown part": ("bench", lambda t: ["part=everything"], "unknown part"),
     "export without a model": ("export", lambda t: [], "model/run_id"),
     "fault that can never be injected": (
