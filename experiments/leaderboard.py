@@ -42,7 +42,9 @@ next group otherwise — entries in one group are not told apart by this evaluat
 (``baseline:oracle``) reads hidden ground truth: it is listed as a reference line, never ranked.
 Organizations (``org:``) play no role's reward; their scorecards are a table of their own. A
 scenario without both a random and a rules result cannot be normalized and is shown as ``–``.
-Bootstraps are seeded, so the same results give the same file byte for byte.
+A learned entry is ranked only once every training seed of the protocol is evaluated on every
+scored scenario; until then (a board whose entries are still training) it is listed unranked,
+with its per-scenario scores, and a note under the table says which seeds it lacks. Bootstraps are seeded, so the same results give the same file byte for byte.
 """
 
 from __future__ import annotations
@@ -60,7 +62,13 @@ import numpy as np
 from omegaconf import DictConfig
 
 from experiments.errors import UsageError, as_float, as_int, fail, run_entry, user_errors
-from experiments.protocol import SPLITS, Protocol, check_protocol_args, load_protocol
+from experiments.protocol import (
+    SPLITS,
+    Protocol,
+    RoleProtocol,
+    check_protocol_args,
+    load_protocol,
+)
 from experiments.results import check_results_dir, read_result
 from experiments.stats import bootstrap_ci, iqm, poi_ci, probability_of_improvement
 from experiments.verify import VerifyError, verify
@@ -86,6 +94,7 @@ class Entry:
     kind: str
     name: str
     seeds: set[int] = field(default_factory=set)
+    seeds_by_scenario: dict[str, set[int]] = field(default_factory=dict)
     returns: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, list[dict[str, float | None]]] = field(default_factory=dict)
     train_seconds: dict[int, float] = field(default_factory=dict)
@@ -112,6 +121,7 @@ def collect(root: Path, proto: Protocol, split: str) -> dict[str, dict[str, Entr
             continue
         e = board[r.role].setdefault(f"{r.kind}:{r.agent.name}", Entry(r.kind, r.agent.name))
         e.seeds.add(r.training_seed)
+        e.seeds_by_scenario.setdefault(r.scenario.name, set()).add(r.training_seed)
         rets = [ep.return_ for ep in r.episodes if ep.return_ is not None]
         if rets:
             e.returns.setdefault(r.scenario.name, []).extend(rets)
@@ -161,7 +171,8 @@ def role_rows(proto: Protocol, role: str, entries: dict[str, Entry]) -> list[dic
             continue
         norm = _normalized(e, rp.all_scenarios, scales)
         main = {s: norm[s] for s in scored if s in norm}
-        complete = bool(scored) and len(main) == len(scored)
+        missing = _missing_seeds(rp, e)
+        complete = bool(scored) and len(main) == len(scored) and not missing
         row: dict[str, Any] = {
             "label": label, "kind": e.kind,
             "reference": e.name == REFERENCE and e.kind == "baseline",
@@ -177,6 +188,7 @@ def role_rows(proto: Protocol, role: str, entries: dict[str, Entry]) -> list[dic
                             if e.train_seconds else None),
             "inference_us": float(np.mean(e.inference_us)) if e.inference_us else None,
             "normalized": main if complete else {},
+            "missing": missing,
         }  # fmt: skip
         if complete and rules_norm and set(rules_norm) == set(main):
             ordered = {s: main[s] for s in rules_norm}
@@ -193,6 +205,20 @@ def role_rows(proto: Protocol, role: str, entries: dict[str, Entry]) -> list[dic
         r["group"] = group
     rest = [r for r in rows if r not in ranked]
     return ranked + sorted(rest, key=lambda r: r["label"])
+
+
+def _missing_seeds(rp: RoleProtocol, e: Entry) -> dict[str, list[int]]:
+    """A learned entry's training seeds of the protocol that a scored scenario lacks.
+
+    A learned entry is ranked only when every training seed of the protocol was evaluated on every
+    scored scenario (a partial board shows the others, unranked, with what they lack). Baselines
+    and organizations have no training seeds; a submission is one policy, evaluated by the board.
+    """
+    if e.kind != "learned":
+        return {}
+    want = set(rp.training_seeds)
+    gaps = {s: sorted(want - e.seeds_by_scenario.get(s, set())) for s in rp.scenarios}
+    return {s: g for s, g in gaps.items() if g}
 
 
 def _budget(steps: set[int]) -> str:
@@ -254,6 +280,16 @@ def render(
                          str(r["episodes"]), r["budget"], _f(r["train_hours"]),
                          _f(r["inference_us"], 1)]  # fmt: skip
                 out.append("| " + " | ".join(cells) + " |")
+            lacking = [r for r in rows if r.get("missing")]
+            if lacking:
+                seeds = ", ".join(str(k) for k in rp.training_seeds)
+                out += ["", f"Not ranked until complete (every training seed — {seeds} — on "
+                        "every scored scenario):", ""]  # fmt: skip
+                for r in lacking:
+                    gaps = "; ".join(f"{s}: seed{'s' if len(g) > 1 else ''} "
+                                     f"{', '.join(map(str, g))} missing"
+                                     for s, g in r["missing"].items())  # fmt: skip
+                    out.append(f"- `{r['label']}` ({gaps})")
             for fig in (figures or {}).get(role, []):
                 out += ["", f"![{role}: {Path(fig).stem}]({fig})"]
         orgs = [e for e in board[role].values() if e.kind == "org"]

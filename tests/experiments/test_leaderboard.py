@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from experiments.evaluate import evaluate
-from experiments.leaderboard import collect, role_rows, write_board
+from experiments.leaderboard import Entry, collect, render, role_rows, write_board
 from experiments.protocol import load_protocol
 from tests.conftest import ROOT
 
@@ -157,3 +157,31 @@ def test_figures_are_written_embedded_and_reproducible(stored, tmp_path):
     first = [p.read_bytes() for p in pngs]
     write_board(stored, "v1", "dev", tmp_path / "LB.md", tmp_path / "figs")
     assert [p.read_bytes() for p in pngs] == first
+
+
+def test_a_learned_entry_is_ranked_only_with_every_training_seed_on_every_scenario(stored):
+    proto = load_protocol("v1")
+    entries = collect(stored, proto, "dev")["triage"]
+    rules = entries["baseline:rules"]
+    seeds = proto.role("triage").training_seeds
+
+    def learned(seeds_on: dict[str, tuple[int, ...]]) -> Entry:
+        e = Entry("learned", "mine")
+        for sc, ks in seeds_on.items():
+            e.returns[sc] = [x + 1.0 for x in rules.returns.get(sc, [0.0])] * len(ks)
+            e.seeds_by_scenario[sc] = set(ks)
+            e.seeds.update(ks)
+        return e
+
+    # the fixture's scored scenarios are sc0001 and sc0002 (sc0003 has no baselines: not scored)
+    partial = learned({"sc0001": seeds, "sc0002": seeds[:2]})
+    rows = {r["label"]: r for r in role_rows(proto, "triage", {**entries, "learned:mine": partial})}
+    assert "rank" not in rows["learned:mine"] and rows["learned:mine"]["score"] is None
+    assert rows["learned:mine"]["per_scenario"]["sc0002"] is not None  # still shown
+    assert rows["learned:mine"]["missing"]["sc0002"] == list(seeds[2:])
+    assert rows["learned:mine"]["missing"]["sc0003"] == list(seeds)
+    text = render(proto, "dev", {"triage": {**entries, "learned:mine": partial}})
+    assert "Not ranked until complete" in text and "`learned:mine`" in text
+    full = learned({sc: seeds for sc in ("sc0001", "sc0002", "sc0003")})
+    rows = {r["label"]: r for r in role_rows(proto, "triage", {**entries, "learned:mine": full})}
+    assert rows["learned:mine"]["rank"] == 1 and not rows["learned:mine"]["missing"]
