@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -25,15 +27,16 @@
 # 3. one entry's **breakdown by issue type, layer and severity**, re-derived from its result
 #    files' replay records.
 #
-# No results are committed yet (the scenarios are still being revised, so a board now would be
-# out of date tomorrow). The notebook therefore builds a **small fixture** itself, in a temporary
-# directory: the noop, random, rules and oracle baselines in the triage role on the protocol's
-# three triage scenarios (SC-0001..3), `EPISODES` dev seeds each on a `DAYS`-day horizon — about
-# 20 seconds. These are *not* protocol runs (the protocol asks for 30 episodes on the full
-# horizon; each result file records `episodes` and `days`, so it is never mistaken for one), and
-# with one "training seed" per baseline the CIs are over episodes only. Once results are
-# committed, point `RESULTS` at `results/` and skip the fixture. The same results on the command
-# line:
+# It reads the **committed board** (`results/`, the protocol's hidden test set, which
+# `python -m experiments.entries` fills and `LEADERBOARD.md` ranks) when that holds results of
+# the triage role. Otherwise — a fork without them, or a results directory of your own that is
+# still empty — it builds a **small fixture** itself, in a temporary directory: the noop, random,
+# rules and oracle baselines in the triage role on the protocol's three triage scenarios
+# (SC-0001..3), `EPISODES` dev seeds each on a `DAYS`-day horizon — about 20 seconds. Those are
+# *not* protocol runs (the protocol asks for 30 episodes on the full horizon; each result file
+# records `episodes` and `days`, so it is never mistaken for one), and with one "training seed"
+# per baseline the CIs are over episodes only. Set `RESULTS` to read another directory. The
+# fixture on the command line:
 #
 # ```bash
 # .venv/bin/python -m experiments.evaluate --multirun \
@@ -52,6 +55,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
+import experiments
 from agents.scoring.matching import fault_outcomes
 from envs.factory import make_env
 from experiments.board_figures import interval_figure, profile_figure
@@ -71,18 +75,24 @@ DAYS = 3  # horizon in days (the protocol: the scenario's full horizon)
 ENTRY = "baseline:rules"  # the entry whose breakdown is drawn
 
 WORK = Path(tempfile.mkdtemp(prefix="dataops-nb03-"))
-RESULTS = WORK / "results"
-print("results fixture in", RESULTS)
+COMMITTED = Path(experiments.__file__).resolve().parents[1] / "results"  # the committed board
+FIXTURE = not any((COMMITTED / PROTOCOL / ROLE).glob("*/baseline/rules/*.json"))
+if FIXTURE:
+    RESULTS = WORK / "results"
+    print("no committed triage results: building a small fixture in", RESULTS)
+else:
+    RESULTS, SPLIT = COMMITTED, "test"  # the board's own set
+    print("reading the committed board in", RESULTS)
 
 # %% [markdown]
-# ## A small results fixture
+# ## A small results fixture (only without committed results)
 # `experiments.evaluate.evaluate` is what `python -m experiments.evaluate` calls: it plays each
 # dev seed with deterministic actions and writes one schema-versioned result file with, per
 # episode, the return, the reward terms, the scorecard metrics and a replay record (scenario
 # sha256, episode seed, action log, event-log digest).
 
 # %%
-for scenario in SCENARIOS:
+for scenario in SCENARIOS if FIXTURE else []:
     for agent in AGENTS:
         path, result = evaluate(
             agent, ROLE, scenario, PROTOCOL, SPLIT, results=RESULTS, episodes=EPISODES, days=DAYS
@@ -191,7 +201,7 @@ def replayed_faults(path):
     return pd.concat(frames, ignore_index=True)
 
 
-files = [p for p in result_files(RESULTS) if p.parts[-3:-1] == (kind, name)]
+files = [p for p in result_files(RESULTS) if p.parts[-5] == ROLE and p.parts[-3:-1] == (kind, name)]
 faults = pd.concat([replayed_faults(p) for p in files], ignore_index=True)
 n_episodes = sum(len(read_result(p).episodes) for p in files)
 print(f"{ENTRY}: {len(faults)} faults in {n_episodes} episodes ({len(files)} result files)")

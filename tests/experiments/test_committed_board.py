@@ -37,7 +37,7 @@ def test_the_committed_board_is_regenerated_byte_for_byte(tmp_path: Path) -> Non
 def _one_per_role_and_kind() -> list[Path]:
     seen: dict[tuple[str, str], Path] = {}
     for path in sorted((RESULTS / "v1").glob("*/*/*/*/*.json")):
-        role, _, kind = path.parts[-6:-3]
+        role, kind = path.parts[-5], path.parts[-3]  # <v1>/<role>/<scenario>/<kind>/<agent>
         seen.setdefault((role, kind), path)
     return [seen[k] for k in sorted(seen)]
 
