@@ -204,7 +204,6 @@ def bench_train(timesteps: int = 4096) -> dict[str, Any]:
     ``ppo_fps_ratio_min`` is the worst role.
     """
     import gymnasium as gym
-    import torch
     from sb3_contrib import MaskablePPO
     from sb3_contrib.common.wrappers import ActionMasker
     from stable_baselines3 import PPO
@@ -212,8 +211,9 @@ def bench_train(timesteps: int = 4096) -> dict[str, Any]:
 
     import envs  # noqa: F401 - registers the ids
     from envs.triage import masks_of
+    from experiments.training import configure_torch
 
-    torch.set_num_threads(1)
+    configure_torch(1)  # as experiments.train: one thread, no distribution checks
 
     def fps(make: Any, algo: Any) -> float:
         model = algo("MlpPolicy", DummyVecEnv([make]), n_steps=1024, seed=0, device="cpu")

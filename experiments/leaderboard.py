@@ -44,7 +44,8 @@ Organizations (``org:``) play no role's reward; their scorecards are a table of 
 scenario without both a random and a rules result cannot be normalized and is shown as ``–``.
 A learned entry is ranked only once every training seed of the protocol is evaluated on every
 scored scenario; until then (a board whose entries are still training) it is listed unranked,
-with its per-scenario scores, and a note under the table says which seeds it lacks. Bootstraps are seeded, so the same results give the same file byte for byte.
+with its per-scenario scores, and a note under the table says which seeds it lacks.
+Bootstraps are seeded, so the same results give the same file byte for byte.
 """
 
 from __future__ import annotations

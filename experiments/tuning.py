@@ -31,13 +31,12 @@ from typing import Any
 
 import numpy as np
 import optuna
-import torch
 import yaml
 
 from experiments.algos import MASKED
 from experiments.callbacks import evaluate
 from experiments.tracking import flatten, open_tracker
-from experiments.training import build_eval_env, build_model, build_vec_env
+from experiments.training import build_eval_env, build_model, build_vec_env, configure_torch
 from experiments.tune_config import TuneConfig
 
 
@@ -159,7 +158,7 @@ def tune(cfg: TuneConfig, out: Path) -> dict[str, Any]:
         ``best`` (number, value, params; None without a completed trial), ``config_files``
         (the tuned algo configs written) and ``mlflow_run_id``.
     """
-    torch.set_num_threads(1)
+    configure_torch(1)
     out.mkdir(parents=True, exist_ok=True)
     study = open_study(cfg)
     before = len(study.trials)

@@ -1,4 +1,4 @@
-"""The committed board: LEADERBOARD.md and its figures come from the committed results, which replay.
+"""The committed board: LEADERBOARD.md and its figures come from the committed results.
 
 Issue 15's must-show: ``python -m experiments.leaderboard`` regenerates the committed
 LEADERBOARD.md byte for byte from the committed ``results/``, and the stored episodes replay. A

@@ -246,3 +246,31 @@ def test_a_tracked_run_exports_by_run_id(tmp_path):
     card = json.loads((tmp_path / "exported" / "policy.json").read_text())
     assert card["role"] == "sla" and card["algo"] == "ppo"
     assert card["training_run"]["mlflow_run_id"] == info["mlflow_run_id"]
+
+
+def test_training_without_distribution_checks_learns_bit_for_bit_the_same() -> None:
+    # experiments.training.configure_torch turns torch.distributions' argument checks off for
+    # speed; that must change nothing a run learns (sla: seven categorical heads, where it pays)
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from experiments.training import configure_torch
+
+    def learned(validate: bool) -> list[torch.Tensor]:
+        torch.distributions.Distribution.set_default_validate_args(validate)
+        env = DummyVecEnv([lambda: gym.make("envs:dataops/LateArrival-v0", role="sla", days=2)])
+        model = PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=2, seed=3, device="cpu")
+        model.learn(total_timesteps=128)
+        return [p.detach().clone() for p in model.policy.parameters()]
+
+    before = torch.distributions.Distribution._validate_args
+    try:
+        checked = learned(True)
+        configure_torch(torch.get_num_threads())
+        assert torch.distributions.Distribution._validate_args is False
+        fast = learned(False)
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(before)
+    assert all(torch.equal(a, b) for a, b in zip(checked, fast, strict=True))
