@@ -35,10 +35,12 @@ def test_the_committed_board_is_regenerated_byte_for_byte(tmp_path: Path) -> Non
 
 
 def _one_per_role_and_kind() -> list[Path]:
+    """Per (role, kind), the committed result file with the fewest bytes (the quickest replay)."""
     seen: dict[tuple[str, str], Path] = {}
     for path in sorted((RESULTS / "v1").glob("*/*/*/*/*.json")):
-        role, kind = path.parts[-5], path.parts[-3]  # <v1>/<role>/<scenario>/<kind>/<agent>
-        seen.setdefault((role, kind), path)
+        key = path.parts[-5], path.parts[-3]  # <v1>/<role>/<scenario>/<kind>/<agent>/<seed>
+        if key not in seen or path.stat().st_size < seen[key].stat().st_size:
+            seen[key] = path
     return [seen[k] for k in sorted(seen)]
 
 
