@@ -178,6 +178,15 @@ def settings(cfg: DictConfig, tracking: str = "sqlite") -> Settings:
     for x in splits:
         if x not in SPLITS:
             raise UsageError(f"splits: {x!r}; expected some of {list(SPLITS)}")
+    gen = str(cfg.generalization_from)
+    for r in roles:
+        rp = proto.role(r)
+        if rp.generalization and gen not in rp.scenarios:
+            raise UsageError(
+                f"generalization_from: {gen!r} is not a scored scenario of protocol "
+                f"{proto.name}'s {r} role; expected one of {list(rp.scenarios)} (its policy plays "
+                f"{list(rp.generalization)})"
+            )
     salt = salt_sha = None
     if "test" in splits:
         salt = resolve_salt(cfg.protocol.get("salt"))
@@ -187,7 +196,6 @@ def settings(cfg: DictConfig, tracking: str = "sqlite") -> Settings:
                 f"protocol.salt=<secret> or set {SALT_ENV}, or splits=[dev]"
             )
         salt_sha = salt_sha256(salt)
-    gen = str(cfg.generalization_from)
     results = {x: Path(str(cfg.results[x])) for x in splits}
     return Settings(
         protocol=proto, roles=roles, algos=algos, scenarios=scenarios,

@@ -152,6 +152,11 @@ CASES: dict[str, tuple[str, object, str]] = {
         lambda t: ["roles=[sla]", "algos.sla=[dqn]", f"runs={t / 'runs'}"],
         "algos.sla: dqn needs a discrete action space",
     ),
+    "entries with a generalization source that is not trained": (
+        "entries",
+        lambda t: ["generalization_from=mixed", f"runs={t / 'runs'}"],
+        "generalization_from: 'mixed' is not a scored scenario",
+    ),
     "entries on the test set without a salt": (
         "entries",
         lambda t: ["protocol.salt=", f"runs={t / 'runs'}"],
