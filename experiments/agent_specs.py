@@ -133,6 +133,19 @@ def _baseline_chooser(role: str, which: str) -> Any:
     return build
 
 
+def _portable_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A card's ``training_run`` for a result file: its model path without the machine's part.
+
+    Cards exported before the export recorded a relative path name the model by its absolute
+    path; a result file is committed, so the path is kept relative to the working directory when
+    the model lies under it, else only the file's name (its sha256 identifies the policy).
+    """
+    model = run.get("model")
+    if not isinstance(model, str) or not Path(model).is_absolute():
+        return dict(run)
+    return {**run, "model": cwd_relative(model) or Path(model).name}
+
+
 def _onnx(spec: str, arg: str, role: str, env: DataOpsEnv, name: str | None) -> Agent:
     from agents.deploy.runtime import PolicyError, load_policy
 
@@ -149,7 +162,7 @@ def _onnx(spec: str, arg: str, role: str, env: DataOpsEnv, name: str | None) -> 
         "trained_on": card.scenario,
         "env_id": card.env_id,
         "masked": card.masked,
-        "training_run": card.training_run,
+        "training_run": _portable_run(card.training_run),
     }
     seed = card.training_run.get("seed")
     masked = role == "triage"

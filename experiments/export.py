@@ -35,6 +35,7 @@ from agents.deploy.runtime import PolicyError
 from envs import env_id_of
 from experiments.algos import algo_class
 from experiments.errors import run_entry, user_errors
+from experiments.results import cwd_relative
 from scenarios import scenario_reference, scenario_sha256
 
 RUN_FILE = "run.json"
@@ -175,7 +176,7 @@ def export_model(
             "seed": (info.get("config") or {}).get("seed"),
             "timesteps": info.get("timesteps") or int(getattr(model, "num_timesteps", 0)),
             "train_seconds": info.get("train_seconds"),
-            "model": str(zip_path),
+            "model": cwd_relative(zip_path) or str(zip_path),
         }.items()
         if v is not None
     }

@@ -277,3 +277,25 @@ def test_a_result_of_the_other_split_is_not_overwritten(tmp_path):
     assert path.read_bytes() == before
     again, _ = evaluate("baseline:noop", "sla", "sc0001", results=tmp_path, **QUICK)
     assert _measured_apart(again) == content  # the same split is replaced (here: identically)
+
+
+def test_a_cards_training_model_path_reaches_a_result_without_the_machines_part(
+    tmp_path, triage_model, monkeypatch
+):
+    # a card names the model it was exported from; cards exported before the export recorded a
+    # relative path hold an absolute one, which must not reach a committed result file
+    zip_path, _ = triage_model
+    model = MaskablePPO.load(zip_path, device="cpu")
+    env = make_env("sc0001", "triage")
+    work = tmp_path / "repo"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for where, want in ((work / "runs" / "model.zip", "runs/model.zip"),
+                        (tmp_path / "elsewhere" / "model.zip", "model.zip")):  # fmt: skip
+        card = work / "card"
+        export_policy(model, env, card, algo="maskable_ppo", scenario="sc0001", role="triage",
+                      env_id="dataops/LateArrival-v0",
+                      training_run={"seed": 0, "model": str(where)})  # fmt: skip
+        path, r = evaluate(f"onnx:{card}", "triage", "sc0001", results=work / "res", **QUICK)
+        assert r.agent.details["training_run"]["model"] == want
+        assert str(tmp_path) not in path.read_text()
