@@ -32,7 +32,8 @@ set to ``results/dev/``), in the layout of ``experiments.results``. The test set
 
 Resuming: rerun the same command. A training run whose ``run.json`` records the budget is not
 retrained, an interrupted one continues from its checkpoints (``resume=<run dir>``); a result
-file of the same split, policy sha256, episode count and (for test) salt is not re-evaluated.
+file that ``experiments.evaluate.is_current`` finds as asked (the same spec, episode seeds — for
+test, of this salt —, horizon, scenario sha256 and policy sha256) is not re-evaluated.
 Each job's output goes to ``<runs>/logs/<job>.log``; a failed job is reported at the end (exit 1)
 and does not stop the others. ``dry_run=true`` lists the jobs and what each would do.
 
@@ -57,6 +58,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from experiments.errors import UsageError, as_int, run_entry, user_errors
+from experiments.evaluate import is_current
 from experiments.protocol import (
     SALT_ENV,
     SPLITS,
@@ -67,6 +69,8 @@ from experiments.protocol import (
     salt_sha256,
 )
 from experiments.results import layout_path
+from experiments.run_record import resume_overrides, trained_timesteps
+from scenarios import load_scenario
 
 ROOT: Final[Path] = Path(__file__).resolve().parents[1]
 BASELINES: Final[tuple[str, ...]] = ("noop", "random", "rules", "oracle")
@@ -250,32 +254,25 @@ def plan(s: Settings) -> list[Job]:
 
 def trained(run: Path, budget: int) -> bool:
     """Whether ``run`` holds a finished training of ``budget`` steps and its exported policy."""
-    meta = run / "run.json"
-    if not (meta.is_file() and (run / "policy" / "policy.onnx").is_file()):
-        return False
-    return int(json.loads(meta.read_text()).get("timesteps") or 0) >= budget
+    return (run / "policy" / "policy.onnx").is_file() and trained_timesteps(run) >= budget
 
 
 def current(ev: Evaluation, s: Settings) -> bool:
-    """Whether ``ev``'s result file exists and was made from the same policy, split and seeds."""
-    path = ev.path(s)
-    if not path.is_file():
-        return False
-    try:
-        r = json.loads(path.read_text())
-    except ValueError:
-        return False
-    if r.get("split") != ev.split or (ev.split == "test" and r.get("salt_sha256") != s.salt_sha):
-        return False
-    want = s.episodes or s.protocol.role(ev.role).eval_episodes
-    if len(r.get("episodes") or []) != want:
-        return False
+    """Whether ``ev``'s result file is what evaluating it now would write (``is_current``).
+
+    For a learned policy the stored result must also be of the same ONNX file (its card's sha256).
+    """
+    sha = None
     if ev.agent.startswith("onnx:"):
         card = Path(ev.agent[5:]) / "policy.json"
         if not card.is_file():
             return False
-        return bool(r["agent"].get("sha256") == json.loads(card.read_text()).get("onnx_sha256"))
-    return True
+        sha = json.loads(card.read_text()).get("onnx_sha256")
+    return is_current(
+        ev.path(s), ev.agent, load_scenario(ev.scenario), ev.split,
+        s.episodes or s.protocol.role(ev.role).eval_episodes, days=s.days, salt=s.salt,
+        sha256=sha,
+    )  # fmt: skip
 
 
 def _call(module: str, args: list[str], log: Path, salt: str | None) -> int:
@@ -295,10 +292,7 @@ def run_job(job: Job, s: Settings) -> str | None:
     log = s.runs / "logs" / f"{job.label}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     if job.train is not None and job.run_dir is not None and not trained(job.run_dir, job.budget):
-        resume = (job.run_dir / "model.zip").is_file() or any(
-            job.run_dir.glob("checkpoints/*_steps.zip")
-        )
-        args = [*job.train, *([f"resume={job.run_dir}"] if resume else [])]
+        args = [*job.train, *resume_overrides(job.run_dir)]
         t = time.time()
         code = _call("experiments.train", args, log, None)
         if code != 0:

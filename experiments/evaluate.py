@@ -46,7 +46,7 @@ from envs import env_id_of
 from envs.base import ROLES, DataOpsEnv
 from envs.factory import make_env
 from envs.sim.faults import check_scenario
-from experiments.agent_specs import resolve_agent
+from experiments.agent_specs import portable_spec, resolve_agent
 from experiments.errors import (
     UsageError,
     as_float,
@@ -71,9 +71,11 @@ from experiments.results import (
     check_results_dir,
     check_target,
     layout_path,
+    read_result,
     write_result,
 )
 from scenarios import load_scenario, scenario_reference, scenario_sha256
+from scenarios.spec import Scenario
 
 
 def evaluate(
@@ -169,6 +171,40 @@ def evaluate(
     )
     check_writable(target.parent)
     return write_result(results, result), result
+
+
+def is_current(
+    path: Path,
+    agent: str,
+    scenario: Scenario,
+    split: str,
+    episodes: int,
+    *,
+    days: float | None = None,
+    salt: str | None = None,
+    sha256: str | None = None,
+) -> bool:
+    """Whether the result file at ``path`` is what evaluating ``agent`` would write now.
+
+    The same agent spec (``portable_spec``), split and episode seeds (``eval_seeds``: for the test
+    set, those of ``salt``), horizon and scenario sha256, and — when ``sha256`` is given — the same
+    policy file. Commands that skip an evaluation whose result is already stored (``learnability``,
+    ``entries``) ask this; an unreadable file is not current.
+    """
+    if not path.is_file():
+        return False
+    try:
+        r = read_result(path)
+    except UsageError:
+        return False
+    return (
+        r.agent.spec == portable_spec(agent)
+        and r.split == split
+        and [e.seed for e in r.episodes] == eval_seeds(scenario, split, episodes, salt)
+        and r.env.days == days
+        and r.scenario.sha256 == scenario_sha256(scenario)
+        and (sha256 is None or r.agent.sha256 == sha256)
+    )
 
 
 def _timed(choose: Chooser) -> tuple[Chooser, list[float]]:

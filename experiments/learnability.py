@@ -78,11 +78,12 @@ from rich.table import Table
 from envs.sim.faults import check_scenario
 from experiments.agent_specs import portable_spec
 from experiments.errors import UsageError, as_float, as_int, fail, run_entry, user_errors
-from experiments.evaluate import evaluate
-from experiments.protocol import check_protocol_args, eval_seeds, load_protocol
-from experiments.results import Result, cwd_relative, layout_path, read_result
+from experiments.evaluate import evaluate, is_current
+from experiments.protocol import check_protocol_args, load_protocol
+from experiments.results import cwd_relative, layout_path, read_result
+from experiments.run_record import resume_overrides, trained_timesteps
 from experiments.triage_diagnosis import diagnose_result
-from scenarios import load_scenario, scenario_sha256
+from scenarios import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = ("random", "rules", "oracle")
@@ -137,7 +138,9 @@ class View:
         kind = "baseline" if spec.startswith("baseline:") else "learned"
         target = layout_path(self.results, self.proto.name, ROLE, sc.name, kind, name, seed or 0)
         reusable = seed is not None and (kind == "baseline" or model is not None)
-        if reusable and target.is_file() and self._matches(read_result(target), spec, sc, model):
+        sha = _sha256(model) if model is not None else None
+        if reusable and is_current(target, spec, sc, "dev", self.cfg["eval_episodes"],
+                                   days=self.cfg["days"], sha256=sha):  # fmt: skip
             print(f"learnability: {spec} on {sc.name}: reusing {target}")
             return target
         path, r = evaluate(
@@ -147,17 +150,6 @@ class View:
         )  # fmt: skip
         print(f"learnability: {spec} on {sc.name}: mean return {r.mean_return:.3f} -> {path}")
         return path
-
-    def _matches(self, r: Result, spec: str, sc: Any, model: Path | None) -> bool:
-        n = self.cfg["eval_episodes"]
-        return (
-            r.agent.spec == portable_spec(spec)
-            and r.split == "dev"
-            and [e.seed for e in r.episodes] == eval_seeds(sc, "dev", n)
-            and r.env.days == self.cfg["days"]
-            and r.scenario.sha256 == scenario_sha256(sc)
-            and (model is None or r.agent.sha256 == _sha256(model))
-        )
 
     def record(
         self, sc_name: str, key: str, spec: str, path: Path, entry_name: str | None = None
@@ -201,20 +193,16 @@ def _train(cfg: dict[str, Any], out: Path, sc_name: str, seed: int) -> Path:
     """Train one seed through ``python -m experiments.train`` (or reuse/resume its run)."""
     run = (out / "train" / sc_name / f"{cfg['algo']}_seed{seed}").resolve()
     model = run / "model.zip"
-    meta = run / "run.json"
-    if model.is_file() and meta.is_file():
-        done = json.loads(meta.read_text()).get("timesteps") or 0
-        if done >= cfg["timesteps"]:
-            print(f"learnability: {cfg['algo']} seed {seed} on {sc_name}: reusing {model}")
-            return model
-    resume = model.is_file() or any(run.glob("checkpoints/*_steps.zip"))
+    if model.is_file() and trained_timesteps(run) >= cfg["timesteps"]:
+        print(f"learnability: {cfg['algo']} seed {seed} on {sc_name}: reusing {model}")
+        return model
     cmd = [
         sys.executable, "-m", "experiments.train", f"scenario={cfg['scenario_refs'][sc_name]}",
         f"role={ROLE}", f"algo={cfg['algo']}", f"seed={seed}",
         f"train.timesteps={cfg['timesteps']}", f"train.n_envs={cfg['n_envs']}",
         f"tracking={cfg['tracking']}", "compare.episodes=0", f"hydra.run.dir={run}",
         *([f"train.days={cfg['days']}"] if cfg["days"] is not None else []),
-        *([f"resume={run}"] if resume else []), *cfg["train_args"],
+        *resume_overrides(run), *cfg["train_args"],
     ]  # fmt: skip
     print(f"learnability: training {cfg['algo']} seed {seed} on {sc_name}: {' '.join(cmd[1:])}")
     code = subprocess.run(cmd, cwd=ROOT, check=False).returncode

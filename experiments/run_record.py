@@ -30,8 +30,9 @@ key                    value
 =====================  ===========================================================================
 
 Readers: ``experiments.export`` (scenario, role, algo, env id, normalization, evaluation, seed,
-timesteps, training seconds, run id) and ``experiments.checkpoints.resolve_resume`` (the run id
-to continue).
+timesteps, training seconds, run id), ``experiments.checkpoints.resolve_resume`` (the run id
+to continue), and ``trained_timesteps`` / ``resume_overrides`` for the commands that launch
+``experiments.train`` and reuse its runs (``learnability``, ``entries``).
 """
 
 from __future__ import annotations
@@ -165,3 +166,21 @@ class RunRecord:
 
 
 __all__ = ["RUN_FILE", "RunRecord", "dumps", "library_versions"]
+
+
+def trained_timesteps(run: Path) -> int:
+    """The timesteps ``run/run.json`` records (0 without one): a run is finished at its budget."""
+    meta = run / RUN_FILE
+    if not meta.is_file():
+        return 0
+    return int(json.loads(meta.read_text()).get("timesteps") or 0)
+
+
+def resume_overrides(run: Path) -> list[str]:
+    """``experiments.train`` overrides that continue the run in ``run``, if it was started.
+
+    ``["resume=<run>"]`` when the directory holds a model or a periodic or interrupted
+    checkpoint, else ``[]`` (a fresh run).
+    """
+    started = (run / "model.zip").is_file() or any(run.glob("checkpoints/*_steps.zip"))
+    return [f"resume={run}"] if started else []
