@@ -24,14 +24,20 @@ thread):
   scenario, and the organizations ``org:manual|static|elementary|rules`` per scenario (filed under
   the triage role), on every split of ``splits``;
 - **learned**: per (role, algo, scenario, seed) one training run in
-  ``<runs>/<role>/<scenario>/<algo>_seed<k>/``, then its evaluations.
+  ``<runs>/<role>/<scenario>/<algo>_seed<k>/``; its exported policy (``policy.onnx`` +
+  ``policy.json``) is **published** to ``<policies>/<protocol>/<role>/<scenario>/<algo>/<seed>/``
+  (default ``results/policies/``, committed beside the results), and that published copy is what
+  is evaluated: every ranked policy can be downloaded, deployed and re-evaluated by anyone.
 
 Results go to ``results.<split>`` (default: the test set — the board — to ``results/``, the dev
 set to ``results/dev/``), in the layout of ``experiments.results``. The test set needs the salt
 (``protocol.salt=`` or ``DATAOPS_GYM_SALT``), checked before anything starts.
 
-Resuming: rerun the same command. A training run whose ``run.json`` records the budget is not
-retrained, an interrupted one continues from its checkpoints (``resume=<run dir>``); a result
+Resuming: rerun the same command. An entry whose published policy's card records the budget and
+the scenario file it was trained on (``training_run.timesteps``, ``training_run.scenario_sha256``)
+is not retrained — on any machine, since the published policies are committed; otherwise a
+training run whose ``run.json`` records the budget is not retrained, an interrupted one continues
+from its checkpoints (``resume=<run dir>``); a result
 file that ``experiments.evaluate.is_current`` finds as asked (the same spec, episode seeds — for
 test, of this salt —, horizon, scenario sha256 and policy sha256) is not re-evaluated.
 Each job's output goes to ``<runs>/logs/<job>.log``; a failed job is reported at the end (exit 1)
@@ -43,8 +49,10 @@ with one line naming the key before any job starts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -70,7 +78,7 @@ from experiments.protocol import (
 )
 from experiments.results import layout_path
 from experiments.run_record import resume_overrides, trained_timesteps
-from scenarios import load_scenario
+from scenarios import load_scenario, scenario_sha256
 
 ROOT: Final[Path] = Path(__file__).resolve().parents[1]
 BASELINES: Final[tuple[str, ...]] = ("noop", "random", "rules", "oracle")
@@ -121,6 +129,8 @@ class Job:
     train: list[str] | None = None  # experiments.train overrides
     run_dir: Path | None = None
     budget: int = 0  # env steps of the training run
+    published: Path | None = None  # where the exported policy is published (and evaluated from)
+    scenario: str | None = None  # the scenario trained on
 
 
 @dataclass
@@ -139,6 +149,7 @@ class Settings:
     jobs: int
     runs: Path
     results: dict[str, Path]
+    policies: Path
     tracking: str
     n_envs: int
     episodes: int | None
@@ -208,6 +219,7 @@ def settings(cfg: DictConfig, tracking: str = "sqlite") -> Settings:
         timesteps=None if cfg.timesteps is None else as_int(cfg, "timesteps", minimum=1),
         splits=splits, generalization_from=gen, baselines=bool(cfg.baselines),
         jobs=as_int(cfg, "jobs", minimum=1), runs=Path(str(cfg.runs)).resolve(), results=results,
+        policies=Path(str(cfg.policies)).resolve(),
         tracking=tracking, n_envs=as_int(cfg, "n_envs", minimum=1),
         episodes=None if cfg.episodes is None else as_int(cfg, "episodes", minimum=1),
         days=None if cfg.days is None else float(cfg.days),
@@ -236,7 +248,8 @@ def plan(s: Settings) -> list[Job]:
             for seed in s.seeds if s.seeds is not None else rp.training_seeds:
                 for sc in s.scenarios or rp.scenarios:
                     run = s.runs / role / sc / f"{algo}_seed{seed}"
-                    agent = f"onnx:{run / 'policy'}"
+                    pub = s.policies / s.protocol.name / role / sc / algo / str(seed)
+                    agent = f"onnx:{pub}"
                     targets = [sc, *(rp.generalization if sc == s.generalization_from else ())]
                     evs = [Evaluation(agent, role, t, sp, "learned", algo, seed)
                            for t in targets for sp in s.splits]  # fmt: skip
@@ -248,13 +261,53 @@ def plan(s: Settings) -> list[Job]:
                         *([f"train.days={s.days}"] if s.days is not None else []),
                         *s.train_args,
                     ]  # fmt: skip
-                    jobs.append(Job(f"{role}-{sc}-{algo}-seed{seed}", evs, train, run, budget))
+                    jobs.append(Job(f"{role}-{sc}-{algo}-seed{seed}", evs, train, run, budget,
+                                    pub, sc))  # fmt: skip
     return jobs
 
 
 def trained(run: Path, budget: int) -> bool:
     """Whether ``run`` holds a finished training of ``budget`` steps and its exported policy."""
     return (run / "policy" / "policy.onnx").is_file() and trained_timesteps(run) >= budget
+
+
+POLICY_FILES: Final[tuple[str, ...]] = ("policy.onnx", "policy.json")
+"""What a published policy directory holds: the ONNX graph and its card."""
+
+
+def published(pub: Path, budget: int, scenario: str) -> bool:
+    """Whether ``pub`` holds a policy trained for ``budget`` steps on ``scenario`` as it is now.
+
+    The card's ``training_run`` records the steps and the scenario file's sha256; a policy of a
+    smaller budget, of another scenario version, or whose ``policy.onnx`` is not the one its
+    card names is not the entry's policy.
+    """
+    card_path = pub / "policy.json"
+    if not all((pub / f).is_file() for f in POLICY_FILES):
+        return False
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        run = card.get("training_run") or {}
+        steps = int(run.get("timesteps", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return False
+    onnx_sha = hashlib.sha256((pub / "policy.onnx").read_bytes()).hexdigest()
+    return (
+        steps >= budget
+        and run.get("scenario_sha256") == scenario_sha256(load_scenario(scenario))
+        and card.get("onnx_sha256") == onnx_sha
+    )
+
+
+def publish(run: Path, pub: Path) -> None:
+    """Copy ``run``'s exported policy to ``pub``, whole or not at all (via a sibling temp dir)."""
+    tmp = pub.with_name(pub.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in POLICY_FILES:
+        shutil.copy2(run / "policy" / f, tmp / f)
+    shutil.rmtree(pub, ignore_errors=True)
+    tmp.rename(pub)
 
 
 def current(ev: Evaluation, s: Settings) -> bool:
@@ -291,13 +344,23 @@ def run_job(job: Job, s: Settings) -> str | None:
     """Run one job; returns None, or what failed (one line)."""
     log = s.runs / "logs" / f"{job.label}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    if job.train is not None and job.run_dir is not None and not trained(job.run_dir, job.budget):
-        args = [*job.train, *resume_overrides(job.run_dir)]
-        t = time.time()
-        code = _call("experiments.train", args, log, None)
-        if code != 0:
-            return f"{job.label}: experiments.train exited {code}; see {log}"
-        print(f"entries: trained {job.label} in {time.time() - t:.0f} s", flush=True)
+    if (
+        job.train is not None and job.run_dir is not None and job.published is not None
+        and job.scenario is not None and not published(job.published, job.budget, job.scenario)
+    ):  # fmt: skip
+        if not trained(job.run_dir, job.budget):
+            args = [*job.train, *resume_overrides(job.run_dir)]
+            t = time.time()
+            code = _call("experiments.train", args, log, None)
+            if code != 0:
+                return f"{job.label}: experiments.train exited {code}; see {log}"
+            print(f"entries: trained {job.label} in {time.time() - t:.0f} s", flush=True)
+        publish(job.run_dir, job.published)
+        if not published(job.published, job.budget, job.scenario):
+            return (
+                f"{job.label}: the exported policy in {job.run_dir / 'policy'} does not record "
+                f"the budget ({job.budget} steps) and the scenario's sha256; see {log}"
+            )
     for ev in job.evaluations:
         if current(ev, s):
             continue
@@ -314,8 +377,11 @@ def describe(job: Job, s: Settings) -> str:
     todo = [f"{e.agent.partition(':')[0]}:{e.name} {e.scenario} {e.split}"
             for e in job.evaluations if not current(e, s)]  # fmt: skip
     train = ""
-    if job.train is not None and job.run_dir is not None:
-        train = "trained; " if trained(job.run_dir, job.budget) else "train; "
+    if job.train is not None and job.run_dir is not None and job.published is not None:
+        if job.scenario is not None and published(job.published, job.budget, job.scenario):
+            train = "published; "
+        else:
+            train = "trained; " if trained(job.run_dir, job.budget) else "train; "
     return f"{job.label}: {train}{len(todo)} evaluation(s) to run" + (
         f" ({', '.join(todo[:4])}{' …' if len(todo) > 4 else ''})" if todo else ""
     )

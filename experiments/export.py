@@ -176,6 +176,7 @@ def export_model(
             "seed": (info.get("config") or {}).get("seed"),
             "timesteps": info.get("timesteps") or int(getattr(model, "num_timesteps", 0)),
             "train_seconds": info.get("train_seconds"),
+            "scenario_sha256": info.get("scenario_sha256"),
             "model": cwd_relative(zip_path) or str(zip_path),
         }.items()
         if v is not None

@@ -111,15 +111,31 @@ class Entry:
 def collect(root: Path, proto: Protocol, split: str) -> dict[str, dict[str, Entry]]:
     """Every result of ``proto`` and ``split`` under ``root``: role → label → ``Entry``.
 
+    A board is one test set: every ``test`` result must have been evaluated with the same salt
+    (``salt_sha256``). After the salt is rotated, a result of the old set would compare episodes
+    the others never played, so it is refused, not mixed in.
+
     Raises:
-        UsageError: a file of another protocol file, or one that does not validate.
+        UsageError: a file of another protocol file, one that does not validate, or test results
+            of two salts.
     """
     check_results_dir(root, proto.name, proto.sha256)
     board: dict[str, dict[str, Entry]] = {role: {} for role in proto.roles}
+    first_salt: tuple[Path, str | None] | None = None
     for path in sorted((root / proto.name).glob("*/*/*/*/*.json")):
         r = read_result(path)
         if r.split != split:
             continue
+        if split == "test":
+            if first_salt is None:
+                first_salt = (path, r.salt_sha256)
+            elif r.salt_sha256 != first_salt[1]:
+                raise UsageError(
+                    f"results={str(root)!r}: {path} was evaluated on another test set (salt "
+                    f"sha256 {str(r.salt_sha256)[:12]}…) than {first_salt[0]} "
+                    f"({str(first_salt[1])[:12]}…); expected one salt per board: re-evaluate it "
+                    "with the board's salt, or remove it"
+                )
         e = board[r.role].setdefault(f"{r.kind}:{r.agent.name}", Entry(r.kind, r.agent.name))
         e.seeds.add(r.training_seed)
         e.seeds_by_scenario.setdefault(r.scenario.name, set()).add(r.training_seed)

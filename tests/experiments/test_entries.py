@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,12 @@ def test_the_plan_covers_every_entry_seed_and_scenario_of_the_protocol() -> None
         trained_on = next(a for a in j.train or [] if a.startswith("scenario=")).partition("=")[2]
         expect = {trained_on} | ({"mixed"} if trained_on == "sc0002" else set())
         assert targets == {(s, sp) for s in expect for sp in ("dev", "test")}
-        assert all(e.kind == "learned" and e.agent.endswith("/policy") for e in j.evaluations)
+        assert j.published is not None and j.published.parts[-6:] == (
+            "policies", "v1", j.evaluations[0].role, trained_on, j.evaluations[0].name,
+            str(j.evaluations[0].seed),
+        )  # fmt: skip
+        # the published copy is what is evaluated
+        assert all(e.kind == "learned" and e.agent == f"onnx:{j.published}" for e in j.evaluations)
     base = [j for j in jobs if j.train is None]
     assert len(base) == 3 * 4  # roles x (3 scored + mixed)
     orgs = {e.role for j in base for e in j.evaluations if e.kind == "org"}
@@ -52,6 +58,7 @@ def test_entries_train_export_evaluate_then_resume_without_redoing_anything(
         "episodes=2", "days=1", "baselines=false", "splits=[dev,test]",
         "protocol.salt=a test salt", f"runs={tmp_path / 'runs'}",
         f"results.dev={tmp_path / 'dev'}", f"results.test={tmp_path / 'test'}",
+        f"policies={tmp_path / 'policies'}",
         "tracking=disabled", "jobs=1",
     ]  # fmt: skip
 
@@ -66,15 +73,29 @@ def test_entries_train_export_evaluate_then_resume_without_redoing_anything(
     first = entries()
     assert "trained sla-sc0001-a2c-seed3" in first
     files = {sp: tmp_path / sp / "v1/sla/sc0001/learned/a2c/3.json" for sp in ("dev", "test")}
-    card = json.loads((tmp_path / "runs/sla/sc0001/a2c_seed3/policy/policy.json").read_text())
+    pub = tmp_path / "policies/v1/sla/sc0001/a2c/3"
+    card = json.loads((pub / "policy.json").read_text())
+    assert card == json.loads(
+        (tmp_path / "runs/sla/sc0001/a2c_seed3/policy/policy.json").read_text()
+    )
+    assert card["training_run"]["timesteps"] >= 128 and card["training_run"]["scenario_sha256"]
     for split, path in files.items():
         r = read_result(path)
         assert r.split == split and r.kind == "learned" and r.training_seed == 3
         assert r.agent.sha256 == card["onnx_sha256"]  # the exported policy is what is ranked
-        assert r.agent.spec.startswith("onnx:") and r.training_timesteps
+        assert r.agent.spec == f"onnx:{pub}" and r.training_timesteps
         assert len(r.episodes) == 2
     assert read_result(files["test"]).salt_sha256 is not None
     stamps = {p: p.stat().st_mtime_ns for p in files.values()}
     second = entries()
     assert "trained" not in second and "v1/sla" not in second  # nothing redone
     assert {p: p.stat().st_mtime_ns for p in files.values()} == stamps
+    # a new machine: the training runs are gone, the published (committed) policy is not
+    shutil.rmtree(tmp_path / "runs")
+    third = entries()
+    assert "trained" not in third and "v1/sla" not in third
+    assert {p: p.stat().st_mtime_ns for p in files.values()} == stamps
+    # a published policy of a smaller budget is not the entry's: it is trained again
+    card["training_run"]["timesteps"] = 64
+    (pub / "policy.json").write_text(json.dumps(card))
+    assert "trained sla-sc0001-a2c-seed3" in entries()

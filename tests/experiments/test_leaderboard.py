@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments.errors import UsageError
 from experiments.evaluate import evaluate
 from experiments.leaderboard import Entry, collect, render, role_rows, write_board
 from experiments.protocol import load_protocol
@@ -185,3 +186,16 @@ def test_a_learned_entry_is_ranked_only_with_every_training_seed_on_every_scenar
     full = learned({sc: seeds for sc in ("sc0001", "sc0002", "sc0003")})
     rows = {r["label"]: r for r in role_rows(proto, "triage", {**entries, "learned:mine": full})}
     assert rows["learned:mine"]["rank"] == 1 and not rows["learned:mine"]["missing"]
+
+
+def test_a_board_mixing_two_test_sets_is_refused(tmp_path):
+    """After a salt rotation, a result of the old test set is refused, not ranked beside the new."""
+    quick = {"episodes": 1, "days": 2.0, "split": "test", "results": tmp_path}
+    evaluate("baseline:noop", "sla", "sc0001", salt="old-salt", **quick)
+    evaluate("baseline:rules", "sla", "sc0001", salt="new-salt", **quick)
+    proto = load_protocol("v1")
+    with pytest.raises(UsageError, match="was evaluated on another test set") as e:
+        collect(tmp_path, proto, "test")
+    assert "noop/0.json" in str(e.value) or "rules/0.json" in str(e.value)
+    evaluate("baseline:noop", "sla", "sc0001", salt="new-salt", **quick)  # re-evaluated: accepted
+    assert set(collect(tmp_path, proto, "test")["sla"]) == {"baseline:noop", "baseline:rules"}
