@@ -27,8 +27,10 @@ SQLite and parallel jobs on one machine: MLflow opens every SQLite session with
 ``PRAGMA busy_timeout = 20000``, so a writer waits up to 20 s for the lock instead of failing with
 "database is locked". Measured (MLflow 3.17, 2 cores): 4 processes × 10 complete runs each (params,
 20 metric batches, an artifact, a model registration) against one file gave no lock errors, and a
-2×2 joblib sweep (``n_jobs=2``) tracks cleanly, so no retry is added here. The store's tables are
-created by ``SweepParentRun`` before the jobs start (concurrent first-time creation is what races).
+2×2 joblib sweep (``n_jobs=2``) tracks cleanly, so no retry is added here. Two writes do race
+whatever the timeout — the first use of a new file (schema creation) and registering a model
+alias — so both take a file lock beside the database (``store.store_lock``, ``<db>.lock``): two
+trainings started at once on a fresh store, or two sweep jobs registering one model, take turns.
 """
 
 from experiments.tracking.reading import (

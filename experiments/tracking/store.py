@@ -7,7 +7,8 @@ import math
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -127,9 +128,15 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
 
 
 def _client(uri: str) -> Any:
+    """An ``MlflowClient`` on ``uri``.
+
+    Opening it opens the store and creates a new SQLite file's tables, so it runs under
+    ``store_lock``: processes starting at once on a fresh file take turns.
+    """
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with store_lock(uri):
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def _experiment_id(client: Any, name: str, artifact_root: str | None) -> str:
@@ -153,6 +160,31 @@ def _experiment_id(client: Any, name: str, artifact_root: str | None) -> str:
 def _sqlite_dir(uri: str) -> None:
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+STORE_LOCK_TIMEOUT_S = 300.0
+"""How long a process waits for another's store creation or model registration to finish."""
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Serialize, across processes, the writes that race on one SQLite store file.
+
+    Two writes are not safe to run at once against a SQLite store, whatever its busy timeout:
+    the first use of a new file (each process's ``MlflowClient`` runs MLflow's schema creation
+    and one fails with "table ... already exists") and registering a model version with an
+    alias (two processes setting one alias collide on ``registered_model_aliases``' unique key).
+    Both take a file lock beside the database (``<db>.lock``, ``filelock``); everything else is
+    left to SQLite's own locking. A server store serializes its own writes: no lock is taken
+    for other URIs.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    from filelock import FileLock
+
+    with FileLock(uri.removeprefix("sqlite:///") + ".lock", timeout=STORE_LOCK_TIMEOUT_S):
+        yield
 
 
 class MlflowTracker:
@@ -244,18 +276,22 @@ class MlflowTracker:
         self.client.log_batch(self.run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
 
     def register_model(self, artifact_path: str, name: str, alias: str) -> str | None:
-        """Register ``runs:/<run>/<artifact_path>`` as a new version of ``name``; set ``alias``."""
-        try:
-            self.client.get_registered_model(name)
-        except Exception:
+        """Register ``runs:/<run>/<artifact_path>`` as a new version of ``name``; set ``alias``.
+
+        Under ``store_lock``: parallel jobs registering one name (a sweep) take turns.
+        """
+        with store_lock(self.cfg.uri or ""):
             try:
-                self.client.create_registered_model(name)
-            except Exception:  # created concurrently by another job
                 self.client.get_registered_model(name)
-        run = self.client.get_run(self.run_id)
-        source = f"{run.info.artifact_uri.rstrip('/')}/{artifact_path}"
-        mv = self.client.create_model_version(name, source, run_id=self.run_id)
-        self.client.set_registered_model_alias(name, alias, mv.version)
+            except Exception:
+                try:
+                    self.client.create_registered_model(name)
+                except Exception:  # created concurrently by another job (server stores)
+                    self.client.get_registered_model(name)
+            run = self.client.get_run(self.run_id)
+            source = f"{run.info.artifact_uri.rstrip('/')}/{artifact_path}"
+            mv = self.client.create_model_version(name, source, run_id=self.run_id)
+            self.client.set_registered_model_alias(name, alias, mv.version)
         self.set_tags({"registered_model": f"{name}/{mv.version}@{alias}"})
         return str(mv.version)
 
