@@ -169,7 +169,7 @@ def sla_features(
             ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
             rows.append((
                 d, t, own_over, over / len(ups) if ups else 0.0, pend,
-                int((scope & bad).sum()), float(np.log(np.mean(ratio))) if ratio.size else 0.0,
+                int((scope & bad).sum()), math.log(float(np.mean(ratio))) if ratio.size else 0.0,
                 waiting, wait, min(1.0, (nxt - t) / HORIZON_MIN),
                 missing / len(direct) if direct else 0.0, *cal, weekend,
             ))  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from envs.sim import portable
 from envs.sim.records import PENDING, RunRecord
 from envs.sim.rng import Streams
 from scenarios.spec import AssetSpec, CheckSpec, NoiseSpec, PipelineSpec
@@ -148,7 +149,7 @@ class Asset:
         if noise.seasonality:
             hour = (ends / 60.0) % 24.0
             day = (ends // 1440).astype(np.int64)
-            season = season * (1.0 + s.daily_amplitude * np.cos((hour - 14.0) * np.pi / 12.0))
+            season = season * (1.0 + s.daily_amplitude * portable.cos((hour - 14.0) * np.pi / 12.0))
             weekend = (day % 7) >= 5
             season = season * np.where(weekend, 1.0 - s.weekly_amplitude, 1.0)
         if noise.holidays:
@@ -162,7 +163,9 @@ class Asset:
         mean_noise = 1.0 + 0.02 * vol.standard_normal(n)
         null_noise = vol.gamma(2.0, 0.5, n)
         rt = streams["runtime"]
-        self.rt = (s.runtime_median_min * np.exp(s.runtime_sigma * rt.standard_normal(n))).tolist()
+        self.rt = (
+            s.runtime_median_min * portable.exp(s.runtime_sigma * rt.standard_normal(n))
+        ).tolist()
         self.expected = expected.tolist()
         self.vol_noise = vol_noise.tolist()
         self.mean_noise = mean_noise.tolist()

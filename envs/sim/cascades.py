@@ -125,7 +125,7 @@ def _draw(
         cands = [a for a in assets if _eligible(a, cause)]  # check_injectable: never empty
     root = cands[int(rng.integers(len(cands)))]
     dur = (
-        model.duration_median_min * rule.magnitude * float(np.exp(0.6 * rng.standard_normal()))
+        model.duration_median_min * rule.magnitude * math.exp(0.6 * float(rng.standard_normal()))
         if model.duration_median_min > 0
         else math.inf
     )

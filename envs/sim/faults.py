@@ -190,7 +190,7 @@ def plan_faults(
             dur = (
                 model.duration_median_min
                 * fs.magnitude
-                * float(np.exp(0.6 * rng.standard_normal()))
+                * math.exp(0.6 * float(rng.standard_normal()))
                 if model.duration_median_min > 0
                 else math.inf
             )

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import simpy
 
+from envs.sim import portable
 from envs.sim.assets import Asset
 from envs.sim.rng import Streams
 from envs.sim.warehouse import Warehouse
@@ -68,7 +69,7 @@ class NoisePlan:
             if a.layer != "Source":
                 continue
             n = a.n_windows + 1
-            base = a.offset + a.spec.runtime_median_min * np.exp(
+            base = a.offset + a.spec.runtime_median_min * portable.exp(
                 a.spec.runtime_sigma * rng.standard_normal(n)
             )
             late = rng.random(n) < spec.late_within_sla_prob
