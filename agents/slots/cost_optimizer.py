@@ -121,9 +121,12 @@ class CostOptimizer:
             w.act("scale_warehouse", slots=slots)
         defer = bool(a[1])
         if defer != self.defer:
+            priority = 2 if defer else 1
             for x in w.assets:
-                if x.spec.criticality == "low" and x.uses_slot:
-                    w.act("reprioritize", x.idx, priority=2 if defer else 1)
+                # an asset the organization already moved to that priority (a remediation's
+                # reprioritize) is left as it is: the world refuses a no-op reprioritize
+                if x.spec.criticality == "low" and x.uses_slot and x.priority != priority:
+                    w.act("reprioritize", x.idx, priority=priority)
             self.defer = defer
         self._start = w.now
         self._runs0 = len(w.log)

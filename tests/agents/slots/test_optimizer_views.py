@@ -123,3 +123,22 @@ def test_cost_optimizer_resizes_defers_and_reports_the_period():
     assert opt.observe()[COST_FEATURES.index("period_cost")] > 0
     with pytest.raises(ValueError, match="cost action: expected"):
         opt.apply([len(SIZE_FACTORS), 0])
+
+
+def test_cost_optimizer_defers_around_assets_the_organization_already_reprioritized():
+    # a remediation that moved a low-criticality asset to priority 2 must not make deferral
+    # fail: the world refuses a reprioritize to the priority an asset already has
+    org = _org("mixed")
+    w = org.world
+    low = [x for x in w.assets if x.spec.criticality == "low" and x.uses_slot]
+    assert len(low) >= 2
+    w.act("reprioritize", low[0].idx, priority=2)
+    w.run(until=w.now + 5.0)
+    assert low[0].priority == 2
+    opt = CostOptimizer(w, org.monitor)
+    opt.apply([SIZE_FACTORS.index(1.0), 1])
+    w.run(until=w.now + 5.0)
+    assert all(x.priority == 2 for x in low)
+    opt.apply([SIZE_FACTORS.index(1.0), 0])
+    w.run(until=w.now + 5.0)
+    assert all(x.priority == 1 for x in low)
