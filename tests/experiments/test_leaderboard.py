@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -199,3 +200,7 @@ def test_a_board_mixing_two_test_sets_is_refused(tmp_path):
     assert "noop/0.json" in str(e.value) or "rules/0.json" in str(e.value)
     evaluate("baseline:noop", "sla", "sc0001", salt="new-salt", **quick)  # re-evaluated: accepted
     assert set(collect(tmp_path, proto, "test")["sla"]) == {"baseline:noop", "baseline:rules"}
+    board = write_board(tmp_path, "v1", "test", tmp_path / "LB.md").read_text()
+    new = hashlib.sha256(b"new-salt").hexdigest()
+    assert f"Test set: drawn by the salt whose sha256 is `{new[:16]}…`" in board
+    assert "new-salt" not in board
