@@ -211,15 +211,16 @@ def bench_train(timesteps: int = 4096) -> dict[str, Any]:
 
     import envs  # noqa: F401 - registers the ids
     from envs.triage import masks_of
-    from experiments.training import configure_torch
+    from experiments.training import configure_torch, frozen_heap
 
     configure_torch(1)  # as experiments.train: one thread, no distribution checks
 
     def fps(make: Any, algo: Any) -> float:
         model = algo("MlpPolicy", DummyVecEnv([make]), n_steps=1024, seed=0, device="cpu")
-        t0 = time.perf_counter()
-        model.learn(total_timesteps=timesteps)
-        return timesteps / (time.perf_counter() - t0)
+        with frozen_heap():  # as experiments.train
+            t0 = time.perf_counter()
+            model.learn(total_timesteps=timesteps)
+            return timesteps / (time.perf_counter() - t0)
 
     base = fps(lambda: gym.make("CartPole-v1"), PPO)
     ratios: dict[str, float] = {}

@@ -29,10 +29,12 @@ resume), ``experiments.run_record`` (``run.json``, library versions, tracker par
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +170,27 @@ def configure_torch(threads: int) -> None:
     torch.distributions.Distribution.set_default_validate_args(False)
 
 
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep what is alive now out of the garbage collector's full collections while learning.
+
+    A rollout allocates fast, so Python's collector runs often, and each full collection walks
+    every tracked object: the imported libraries, the model, the environments' static parts
+    (~10^5 objects that live as long as the training). ``gc.freeze()`` moves them to a permanent
+    generation for the duration of the block; what the block creates is collected as usual, and
+    ``gc.unfreeze()`` at its end hands the frozen objects back (a sweep that trains several jobs
+    in one process frees each job's model as before). Nothing computed changes: the collector
+    only frees unreachable objects. Measured with ``farm-bench`` (5 pairs, PPO on the sla role,
+    4,096 steps, one env, process CPU time): 537 → 579 steps/s (×1.08).
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def train(
     cfg: TrainConfig,
     out: Path,
@@ -224,7 +247,8 @@ def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> 
     evaluator = _evaluator(cfg, out, tracker, eval_env, seeds, norm)
 
     t0 = time.perf_counter()
-    signum = _learn(cfg, out, model, remaining, evaluator)
+    with frozen_heap():
+        signum = _learn(cfg, out, model, remaining, evaluator)
     seconds = _earlier_seconds(ckpt) + time.perf_counter() - t0
     if signum is not None:
         path = save_interrupted(model, vec, out)
