@@ -40,6 +40,10 @@ training run whose ``run.json`` records the budget is not retrained, an interrup
 from its checkpoints (``resume=<run dir>``); a result
 file that ``experiments.evaluate.is_current`` finds as asked (the same spec, episode seeds — for
 test, of this salt —, horizon, scenario sha256 and policy sha256) is not re-evaluated.
+Several ``entries`` processes may run the same command at once (more cores, or machines sharing
+``runs`` and the results on one file system): each job is taken under a file lock
+(``<runs>/locks/<job>.lock``), a job another process holds is left to it and named at the end, and
+the processes share the work without training anything twice.
 Each job's output goes to ``<runs>/logs/<job>.log``; a failed job is reported at the end (exit 1)
 and does not stop the others. ``dry_run=true`` lists the jobs and what each would do.
 
@@ -340,8 +344,29 @@ def _call(module: str, args: list[str], log: Path, salt: str | None) -> int:
         ).returncode  # fmt: skip
 
 
+BUSY: Final[str] = "busy"
+"""``run_job``'s answer for a job another ``entries`` process holds."""
+
+
 def run_job(job: Job, s: Settings) -> str | None:
-    """Run one job; returns None, or what failed (one line)."""
+    """Run one job unless another process holds it; returns None, ``BUSY``, or what failed."""
+    from filelock import FileLock, Timeout
+
+    locks = s.runs / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(locks / f"{job.label}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"entries: {job.label}: another entries process is running it", flush=True)
+        return BUSY
+    try:
+        return _run_job(job, s)
+    finally:
+        lock.release()
+
+
+def _run_job(job: Job, s: Settings) -> str | None:
     log = s.runs / "logs" / f"{job.label}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     if (
@@ -387,17 +412,18 @@ def describe(job: Job, s: Settings) -> str:
     )
 
 
-def run_all(s: Settings) -> list[str]:
-    """Run every job, ``s.jobs`` at a time; returns the failures."""
+def run_all(s: Settings) -> tuple[list[str], list[str]]:
+    """Run every job, ``s.jobs`` at a time; returns the failures and the jobs left to others."""
     jobs = plan(s)
     if s.dry_run:
         for job in jobs:
             print(describe(job, s))
-        return []
+        return [], []
     print(f"entries: {len(jobs)} jobs, {s.jobs} at a time; logs in {s.runs / 'logs'}", flush=True)
     with ThreadPoolExecutor(max_workers=s.jobs) as pool:
         outcomes = list(pool.map(lambda j: run_job(j, s), jobs))
-    return [o for o in outcomes if o is not None]
+    busy = [j.label for j, o in zip(jobs, outcomes, strict=True) if o == BUSY]
+    return [o for o in outcomes if o is not None and o != BUSY], busy
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="entries")
@@ -405,12 +431,15 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point."""
     with user_errors("entries"):
         s = settings(cfg, str(HydraConfig.get().runtime.choices["tracking"]))
-    failures = run_all(s)
+    failures, busy = run_all(s)
     for f in failures:
         print(f"entries: failed: {f}", file=sys.stderr)
     if failures:
         raise SystemExit(1)
-    if not s.dry_run:
+    if busy:
+        print(f"entries: {len(busy)} job(s) left to another entries process ({', '.join(busy)}); "
+              "rerun when it ends to check that every job is done")  # fmt: skip
+    elif not s.dry_run:
         print("entries: done; rank them with python -m experiments.leaderboard")
 
 

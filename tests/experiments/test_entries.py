@@ -99,3 +99,25 @@ def test_entries_train_export_evaluate_then_resume_without_redoing_anything(
     card["training_run"]["timesteps"] = 64
     (pub / "policy.json").write_text(json.dumps(card))
     assert "trained sla-sc0001-a2c-seed3" in entries()
+
+
+def test_a_job_another_entries_process_holds_is_left_to_it_and_named(tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    args = [
+        "roles=[sla]", "algos.sla=[a2c]", "scenarios=[sc0001]", "seeds=[3]", "timesteps=128",
+        "episodes=1", "days=1", "baselines=false", "splits=[dev]", f"runs={tmp_path / 'runs'}",
+        f"results.dev={tmp_path / 'dev'}", f"policies={tmp_path / 'policies'}",
+        "tracking=disabled", "jobs=1",
+    ]  # fmt: skip
+    (tmp_path / "runs" / "locks").mkdir(parents=True)
+    with FileLock(str(tmp_path / "runs" / "locks" / "sla-sc0001-a2c-seed3.lock")):
+        out = subprocess.run(
+            [sys.executable, "-m", "experiments.entries", *args], cwd=ROOT, capture_output=True,
+            text=True, timeout=600,
+        )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "sla-sc0001-a2c-seed3: another entries process is running it" in out.stdout
+    assert "1 job(s) left to another entries process (sla-sc0001-a2c-seed3)" in out.stdout
+    assert "rank them" not in out.stdout
+    assert not (tmp_path / "runs" / "sla").exists() and not (tmp_path / "dev").exists()
