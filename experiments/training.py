@@ -247,8 +247,7 @@ def _train(cfg: TrainConfig, out: Path, tracker: Tracker, ckpt: Path | None) -> 
     evaluator = _evaluator(cfg, out, tracker, eval_env, seeds, norm)
 
     t0 = time.perf_counter()
-    with frozen_heap():
-        signum = _learn(cfg, out, model, remaining, evaluator)
+    signum = _learn(cfg, out, model, remaining, evaluator)
     seconds = _earlier_seconds(ckpt) + time.perf_counter() - t0
     if signum is not None:
         path = save_interrupted(model, vec, out)
@@ -329,6 +328,7 @@ def _learn(
     """Learn ``remaining`` more timesteps, with checkpoints and the periodic evaluation.
 
     SIGINT and SIGTERM stop learning at the next step (their handlers are restored on return).
+    Learning runs in a ``frozen_heap``, entered after the handlers are installed.
     The timestep count restarts only for an agent that has learned nothing yet.
 
     Returns:
@@ -338,7 +338,7 @@ def _learn(
     callbacks: list[BaseCallback] = [stopper]
     callbacks += [c for c in (checkpoint_callback(cfg, out), evaluator) if c is not None]
     start = int(model.num_timesteps)
-    with stopper:
+    with stopper, frozen_heap():  # the signal handlers first: a signal during the freeze counts
         if remaining > 0:
             model.learn(
                 total_timesteps=remaining,
