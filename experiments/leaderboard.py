@@ -26,7 +26,9 @@ under ``results`` and writes a Markdown board (``out``, default ``LEADERBOARD.md
   stratified-bootstrap CI (``experiments.stats``; scenarios are the strata). The rules' own
   score is near, not exactly, 1: the IQM of its episodes, normalized by their mean;
 - per scenario, the IQM of the normalized score, the generalization scenarios (``mixed``) in
-  their own columns, never in the aggregate;
+  their own columns, never in the aggregate; once a role has a ranked learned entry, a second
+  table gives each ranked entry's per-scenario IQM with its 95% bootstrap CI and marks a learned
+  entry ▲ where its CI lies above the rules' CI on that scenario, ▼ below, = where they overlap;
 - **P(> rules)**: the probability of improvement over ``baseline:rules``, with its CI;
 - the secondary metrics (mean over episodes of the scorecard metrics, scored scenarios);
 - training seeds and episodes; the training budget (the results' ``training_timesteps``), the
@@ -198,6 +200,8 @@ def role_rows(proto: Protocol, role: str, entries: dict[str, Entry]) -> list[dic
             "seeds": len(e.seeds), "episodes": sum(len(v) for v in e.returns.values()),
             "per_scenario": {s: (iqm({s: norm[s]}) if s in norm else None)
                              for s in rp.all_scenarios},
+            "per_scenario_ci": {s: (bootstrap_ci({s: norm[s]}) if s in norm else None)
+                                for s in rp.all_scenarios},
             "score": iqm(main) if complete else None,
             "ci": bootstrap_ci(main) if complete else None,
             "poi": None, "poi_ci": None,
@@ -314,6 +318,7 @@ def render(
                                      f"{', '.join(map(str, g))} missing"
                                      for s, g in r["missing"].items())  # fmt: skip
                     out.append(f"- `{r['label']}` ({gaps})")
+            out += _per_scenario(rp, rows)
             for fig in (figures or {}).get(role, []):
                 out += ["", f"![{role}: {Path(fig).stem}]({fig})"]
         orgs = [e for e in board[role].values() if e.kind == "org"]
@@ -328,6 +333,36 @@ def render(
                     n = len(e.metrics[sc])
                     out.append(f"| {e.label} | {sc} | " + " | ".join(vals) + f" | {n} |")
     return "\n".join(out) + "\n"
+
+
+def _per_scenario(rp: RoleProtocol, rows: list[dict[str, Any]]) -> list[str]:
+    """The per-scenario table: each ranked entry's IQM with its CI.
+
+    Learned entries are marked against the rules: the lab's question, scenario by scenario.
+    Shown once a role has a ranked learned entry.
+    """
+    rules = next((r for r in rows if r["label"] == "baseline:rules"), None)
+    shown = [r for r in rows if "rank" in r or r["reference"]]
+    if rules is None or not any(r["kind"] == "learned" for r in shown):
+        return []
+
+    def cell(r: dict[str, Any], s: str) -> str:
+        x, ci, ref = r["per_scenario"][s], r["per_scenario_ci"][s], rules["per_scenario_ci"][s]
+        if x is None or ci is None:
+            return "–"
+        mark = ""
+        if r["kind"] == "learned" and ref is not None:
+            mark = " ▲" if ci[0] > ref[1] else " ▼" if ci[1] < ref[0] else " ="
+        return _f(x) + _ci(ci) + mark
+
+    gen = [f"{s} (gen.)" for s in rp.generalization]
+    out = ["", "Per scenario, IQM of the normalized score [95% CI]. A learned entry is marked ▲ "
+           "where its CI lies above the rules' CI, ▼ below it, = where they overlap:", "",
+           "| entry | " + " | ".join([*rp.scenarios, *gen]) + " |",
+           "|" + "---|" * (1 + len(rp.all_scenarios))]  # fmt: skip
+    for r in shown:
+        out.append(f"| {r['label']} | " + " | ".join(cell(r, s) for s in rp.all_scenarios) + " |")
+    return out
 
 
 def write_board(

@@ -184,9 +184,30 @@ def test_a_learned_entry_is_ranked_only_with_every_training_seed_on_every_scenar
     assert rows["learned:mine"]["missing"]["sc0003"] == list(seeds)
     text = render(proto, "dev", {"triage": {**entries, "learned:mine": partial}})
     assert "Not ranked until complete" in text and "`learned:mine`" in text
+    assert "Per scenario, IQM" not in text  # no ranked learned entry yet
     full = learned({sc: seeds for sc in ("sc0001", "sc0002", "sc0003")})
     rows = {r["label"]: r for r in role_rows(proto, "triage", {**entries, "learned:mine": full})}
     assert rows["learned:mine"]["rank"] == 1 and not rows["learned:mine"]["missing"]
+
+
+def test_the_per_scenario_table_marks_a_learned_entry_against_the_rules(stored):
+    # the lab's question, scenario by scenario: is the learned entry's CI above the rules' CI?
+    proto = load_protocol("v1")
+    entries = collect(stored, proto, "dev")["triage"]
+    rules, seeds = entries["baseline:rules"], proto.role("triage").training_seeds
+    e = Entry("learned", "mine")
+    for sc, shift in (("sc0001", 50.0), ("sc0002", -50.0), ("sc0003", 0.0)):
+        e.returns[sc] = [x + shift for x in rules.returns.get(sc, [0.0])] * len(seeds)
+        e.seeds_by_scenario[sc] = set(seeds)
+        e.seeds.update(seeds)
+    text = render(proto, "dev", {"triage": {**entries, "learned:mine": e}})
+    assert "Per scenario, IQM of the normalized score [95% CI]" in text
+    (line,) = [x for x in text.splitlines() if x.startswith("| learned:mine | ") and "]" in x]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1].endswith("▲") and cells[2].endswith("▼")  # far above, far below the rules
+    assert cells[3] == "–"  # sc0003 has no baselines in the fixture: not normalized
+    rules_line = next(x for x in text.splitlines() if x.startswith("| baseline:rules | 1"))
+    assert "▲" not in rules_line and "▼" not in rules_line
 
 
 def test_a_board_mixing_two_test_sets_is_refused(tmp_path):
