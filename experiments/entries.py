@@ -53,7 +53,6 @@ with one line naming the key before any job starts.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -286,20 +285,19 @@ def published(pub: Path, budget: int, scenario: str) -> bool:
     smaller budget, of another scenario version, or whose ``policy.onnx`` is not the one its
     card names is not the entry's policy.
     """
-    card_path = pub / "policy.json"
+    from agents.deploy.runtime import PolicyError, read_card, sha256_of
+
     if not all((pub / f).is_file() for f in POLICY_FILES):
         return False
     try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        run = card.get("training_run") or {}
-        steps = int(run.get("timesteps", 0))
-    except (OSError, ValueError, TypeError, AttributeError):
+        card = read_card(pub)
+    except PolicyError:
         return False
-    onnx_sha = hashlib.sha256((pub / "policy.onnx").read_bytes()).hexdigest()
+    run = card.training_run
     return (
-        steps >= budget
+        int(run.get("timesteps", 0)) >= budget
         and run.get("scenario_sha256") == scenario_sha256(load_scenario(scenario))
-        and card.get("onnx_sha256") == onnx_sha
+        and card.onnx_sha256 == sha256_of((pub / "policy.onnx").read_bytes())
     )
 
 

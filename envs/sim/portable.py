@@ -17,17 +17,21 @@ same C library. Arithmetic (+, −, ×, ÷, sqrt) is exact IEEE 754 under any di
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 
+def _each(f: Callable[[float], float], x: np.ndarray) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    return np.fromiter(map(f, a.ravel().tolist()), np.float64, a.size).reshape(a.shape)
+
+
 def exp(x: np.ndarray) -> np.ndarray:
     """``math.exp`` of each element of a float64 array (same shape)."""
-    a = np.asarray(x, dtype=np.float64)
-    return np.fromiter(map(math.exp, a.ravel().tolist()), np.float64, a.size).reshape(a.shape)
+    return _each(math.exp, x)
 
 
 def cos(x: np.ndarray) -> np.ndarray:
     """``math.cos`` of each element of a float64 array (same shape)."""
-    a = np.asarray(x, dtype=np.float64)
-    return np.fromiter(map(math.cos, a.ravel().tolist()), np.float64, a.size).reshape(a.shape)
+    return _each(math.cos, x)
